@@ -1,0 +1,251 @@
+"""The ``export`` job: zoo model (+ twin) -> verified ONNX in the model repository, all or nothing.
+
+Everything is written into a staging directory inside the output directory and verified there;
+only when every model passed is each one renamed into place. A failure leaves the repository as it
+was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import onnx
+import torch
+from torch import nn
+
+import se_deploy
+from se_deploy.errors import ExportError, OutputError
+from se_deploy.export import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    VERIFY_BATCHES_DYNAMIC,
+    Tolerance,
+    Verification,
+    check_onnx,
+    export_onnx,
+    validate_export_options,
+    verify_onnx,
+)
+from se_deploy.fileio import atomic_write_text, ensure_writable_dir, replace_dir, staging_dir
+from se_deploy.models.checkpoint import WeightsInfo, load_pretrained, sha256_of
+from se_deploy.models.registry import ModelSpec, get_spec
+from se_deploy.repository import ModelPaths, TensorSpec, triton_config
+
+METADATA_SCHEMA = "se-deploy/model-metadata/1"
+DEFAULT_SEED = 0
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    model: str
+    output: Path = Path("models")
+    weights: str | None = None
+    opset: int = 18
+    image_size: int | None = None  # None: the model's own input size
+    batch: int | None = None  # None: dynamic batch
+    exporter: str = "dynamo"
+    with_twin: bool = True
+    force: bool = False
+    num_classes: int | None = None
+    se_reduction: int | None = None
+    tolerance: Tolerance = field(default_factory=Tolerance)
+    hub_cache_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    name: str
+    role: str  # "model" or "twin"
+    paths: ModelPaths
+    verification: Verification
+    metadata: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "role": self.role,
+            "onnx": str(self.paths.model),
+            "config": str(self.paths.config),
+            "metadata": str(self.paths.metadata),
+            "verification": self.verification.to_dict(),
+            "params": self.metadata["params"],
+            "onnx_sha256": self.metadata["onnx_sha256"],
+        }
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    models: tuple[ExportedModel, ...]
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"models": [m.to_dict() for m in self.models], "notes": list(self.notes)}
+
+
+Progress = Callable[[str], None]
+
+
+def run_export(request: ExportRequest, progress: Progress = lambda _message: None) -> ExportResult:
+    """Export ``request.model`` (and its twin) into ``request.output``; see the module docstring."""
+    spec = get_spec(request.model)
+    image_size = request.image_size or spec.image_size
+    validate_export_options(
+        exporter=request.exporter,
+        opset=request.opset,
+        batch=request.batch,
+        image_size=image_size,
+        min_image_size=spec.min_image_size,
+    )
+    names = [spec.name] + ([spec.twin] if request.with_twin else [])
+    output = ensure_writable_dir(request.output)
+    _refuse_existing(output, names, request.force)
+
+    progress(f"building {spec.name}" + (f" with weights {request.weights}" if request.weights else ""))
+    model, weights = _build(spec, request)
+    models: list[tuple[ModelSpec, nn.Module, str]] = [(spec, model, "model")]
+    if request.with_twin:
+        twin_spec = get_spec(spec.twin)
+        models.append((twin_spec, _build_twin(twin_spec, model), "twin"))
+
+    exported: list[ExportedModel] = []
+    with staging_dir(output) as staging:
+        for model_spec, module, role in models:
+            staged = ModelPaths(staging, model_spec.name)
+            progress(f"exporting {model_spec.name} to ONNX ({request.exporter}, opset {request.opset})")
+            export_onnx(
+                module,
+                staged.model,
+                image_size=image_size,
+                batch=request.batch,
+                opset=request.opset,
+                exporter=request.exporter,  # type: ignore[arg-type]
+            )
+            progress(f"checking and verifying {model_spec.name} with ONNX Runtime")
+            check_onnx(staged.model)
+            batches = (request.batch,) if request.batch else VERIFY_BATCHES_DYNAMIC
+            verification = verify_onnx(
+                staged.model, module, image_size=image_size, batches=batches, tolerance=request.tolerance
+            )
+            if not verification.passed:
+                raise ExportError(
+                    f"{model_spec.name}: ONNX Runtime output differs from torch beyond tolerance "
+                    f"(max abs error {verification.max_abs_error:.3g}, allowed {max(c.limit for c in verification.checks):.3g}); "
+                    "nothing was written. Try the other --exporter, or report this as a bug."
+                )
+            metadata = _metadata(model_spec, module, role, request, image_size, staged, verification, weights, spec)
+            atomic_write_text(staged.metadata, json.dumps(metadata, indent=2) + "\n")
+            atomic_write_text(
+                staged.config, _config_for(model_spec.name, spec_num_classes(module), image_size, request.batch)
+            )
+            exported.append(
+                ExportedModel(model_spec.name, role, ModelPaths(output, model_spec.name), verification, metadata)
+            )
+        progress("moving the verified models into the repository")
+        for item in exported:
+            replace_dir(ModelPaths(staging, item.name).directory, item.paths.directory, staging)
+    notes = weights.notes if weights else ()
+    return ExportResult(tuple(exported), tuple(notes))
+
+
+def _refuse_existing(output: Path, names: list[str], force: bool) -> None:
+    existing = [name for name in names if (output / name).exists()]
+    if existing and not force:
+        raise OutputError(
+            f"{', '.join(str(output / n) for n in existing)} already exist{'s' if len(existing) == 1 else ''}; "
+            "pass --force to replace, or choose another --output"
+        )
+
+
+def _build(spec: ModelSpec, request: ExportRequest) -> tuple[nn.Module, WeightsInfo | None]:
+    if request.weights:
+        return load_pretrained(
+            spec,
+            request.weights,
+            num_classes=request.num_classes,
+            se_reduction=request.se_reduction,
+            hub_cache_dir=request.hub_cache_dir,
+        )
+    torch.manual_seed(DEFAULT_SEED)  # reproducible random weights
+    return spec.build(num_classes=request.num_classes, se_reduction=request.se_reduction).eval(), None
+
+
+def _build_twin(twin_spec: ModelSpec, model: nn.Module) -> nn.Module:
+    """The twin with every weight it shares with ``model`` copied over (SE weights stay fresh or dropped)."""
+    torch.manual_seed(DEFAULT_SEED)
+    twin = twin_spec.build(num_classes=spec_num_classes(model)).eval()
+    source = model.state_dict()
+    target = twin.state_dict()
+    shared = {k: v for k, v in source.items() if k in target and target[k].shape == v.shape}
+    twin.load_state_dict(shared, strict=False)
+    return twin
+
+
+def spec_num_classes(model: nn.Module) -> int:
+    linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    return linear[-1].out_features if linear else 0
+
+
+def _config_for(name: str, num_classes: int, image_size: int, batch: int | None) -> str:
+    batch_dim = batch or -1
+    inputs = [TensorSpec(INPUT_NAME, "float32", (batch_dim, 3, image_size, image_size))]
+    outputs = [TensorSpec(OUTPUT_NAME, "float32", (batch_dim, num_classes))]
+    return triton_config(name, inputs, outputs)
+
+
+def _metadata(
+    spec: ModelSpec,
+    module: nn.Module,
+    role: str,
+    request: ExportRequest,
+    image_size: int,
+    staged: ModelPaths,
+    verification: Verification,
+    weights: WeightsInfo | None,
+    exported_spec: ModelSpec,
+) -> dict[str, Any]:
+    import onnxruntime
+    import onnxscript
+
+    num_classes = spec_num_classes(module)
+    batch_dim: int | str = request.batch or "batch"
+    if role == "model":
+        weights_record = weights.to_dict() if weights else {"source": "random", "seed": DEFAULT_SEED}
+    else:
+        weights_record = {
+            "source": f"copied from {exported_spec.name} (layers both share); not a trained network: for latency baselines",
+            "from_weights": weights.to_dict() if weights else {"source": "random", "seed": DEFAULT_SEED},
+        }
+    onnx_sha256 = sha256_of(staged.model)
+    return {
+        "schema": METADATA_SCHEMA,
+        "model": spec.name,
+        "twin": spec.twin,
+        "has_se": spec.has_se,
+        "family": spec.family,
+        "architecture": spec.architecture,
+        "stride_placement": spec.stride_placement,
+        "se_reduction": (request.se_reduction or spec.se_reduction) if spec.has_se else None,
+        "num_classes": num_classes,
+        "params": sum(p.numel() for p in module.parameters()),
+        "input": {"name": INPUT_NAME, "dtype": "float32", "shape": [batch_dim, 3, image_size, image_size]},
+        "output": {"name": OUTPUT_NAME, "dtype": "float32", "shape": [batch_dim, num_classes]},
+        "image_size": image_size,
+        "preprocessing": spec.preprocessing.for_crop(image_size).to_dict(),
+        "onnx": {"path": f"1/{staged.model.name}", "opset": request.opset, "exporter": request.exporter},
+        "onnx_sha256": onnx_sha256,
+        "weights": weights_record,
+        "verification": verification.to_dict(),
+        "versions": {
+            "se_deploy": se_deploy.__version__,
+            "torch": torch.__version__,
+            "onnx": onnx.__version__,
+            "onnxscript": onnxscript.__version__,
+            "onnxruntime": onnxruntime.__version__,
+        },
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }

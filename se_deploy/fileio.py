@@ -1,0 +1,63 @@
+"""Atomic file and directory writes: readers never see a half-written artifact."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from se_deploy.errors import OutputError
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to a temp file beside ``path``, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def ensure_writable_dir(path: Path) -> Path:
+    """Create ``path`` if needed and prove we can create files in it; raise OutputError if not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"output path {str(path)!r} exists and is not a directory; choose another --output") from None
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create output directory {str(path)!r}: {exc.strerror}; choose another --output"
+        ) from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".se-deploy-write-test-"):
+            pass
+    except OSError as exc:
+        raise OutputError(
+            f"output directory {str(path)!r} is not writable ({exc.strerror}); fix its permissions or choose another --output"
+        ) from None
+    return path
+
+
+@contextlib.contextmanager
+def staging_dir(parent: Path) -> Iterator[Path]:
+    """A hidden scratch directory inside ``parent`` (same filesystem, so renames are atomic), always removed."""
+    path = Path(tempfile.mkdtemp(prefix=".se-deploy-staging-", dir=parent))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def replace_dir(staged: Path, target: Path, scratch: Path) -> None:
+    """Move ``staged`` to ``target``; an existing ``target`` is moved aside into ``scratch`` first."""
+    if target.exists():
+        os.replace(target, scratch / f"replaced-{target.name}")
+    os.replace(staged, target)

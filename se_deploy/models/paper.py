@@ -1,0 +1,52 @@
+"""Reference figures from the SENet paper (Hu et al., TPAMI version, Table 2) and from ResNet.
+
+Kept in one place so ``list-models`` shows them and the tests check the zoo against them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PaperFigures:
+    """Published figures for one network at 224x224 (single crop)."""
+
+    source: str
+    top1_err: float | None = None
+    top5_err: float | None = None
+    gmacs: float | None = None
+    params_m: float | None = None
+
+
+_SENET = "Hu et al., SENet (TPAMI), Table 2"
+_RESNET = "He et al., ResNet (CVPR 2016), Table 1"
+
+# Keyed by the base architecture; each entry is (without SE, with SE).
+# ResNet-18/34 are not in the SENet paper: their GMACs come from the ResNet paper ("1.8", "3.6"
+# billion FLOPs, counted as multiply-adds) and their parameter counts are the well-known
+# torchvision figures, which our counter must reproduce exactly.
+PAPER_FIGURES: dict[str, tuple[PaperFigures, PaperFigures | None]] = {
+    "resnet18": (PaperFigures(_RESNET, gmacs=1.8, params_m=11.69), None),
+    "resnet34": (PaperFigures(_RESNET, gmacs=3.6, params_m=21.80), None),
+    "resnet50": (
+        PaperFigures(_SENET, top1_err=24.80, top5_err=7.48, gmacs=3.86, params_m=25.6),
+        PaperFigures(_SENET, top1_err=23.29, top5_err=6.62, gmacs=3.87, params_m=28.1),
+    ),
+    "resnet101": (
+        PaperFigures(_SENET, top1_err=23.17, top5_err=6.52, gmacs=7.58),
+        PaperFigures(_SENET, top1_err=22.38, top5_err=6.07, gmacs=7.60),
+    ),
+    "resnet152": (
+        PaperFigures(_SENET, top1_err=22.42, top5_err=6.34, gmacs=11.30),
+        PaperFigures(_SENET, top1_err=21.57, top5_err=5.73, gmacs=11.32),
+    ),
+}
+
+
+def paper_figures(architecture: str, *, se: bool) -> PaperFigures | None:
+    """Figures for ``architecture`` (e.g. ``"resnet50"``), with or without SE; None if unpublished."""
+    pair = PAPER_FIGURES.get(architecture)
+    if pair is None:
+        return None
+    return pair[1] if se else pair[0]

@@ -1,0 +1,90 @@
+"""Checkpoint key mapping for (SE-)ResNets: the public layouts onto the zoo's module names.
+
+Layouts seen in the wild:
+
+* ``torchvision`` - torchvision ``resnet*``, timm ``resnet*``/``seresnet*`` and se-deploy itself:
+  ``conv1``, ``layer1.0.se.fc1``, ``fc``. Already the zoo's names. torchvision and timm train with
+  the stride on the 3x3 conv, so their weights belong in the ``*_tv`` models.
+* ``cadene`` - Cadene ``pretrainedmodels`` and timm ``legacy_seresnet*`` (the SENet authors' Caffe
+  weights): ``layer0.conv1``, ``layer1.0.se_module.fc1``, ``last_linear``. Stride on the first 1x1
+  conv, so they belong in the Caffe-placement models (``se_resnet50``...).
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from se_deploy.errors import WeightsError
+from se_deploy.models.hub import is_hub_source, parse_hub_source
+from se_deploy.models.registry import AdaptedCheckpoint, ModelSpec
+
+CADENE = "cadene"
+TORCHVISION = "torchvision"
+
+_CADENE_RENAMES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^layer0\.conv1\."), "conv1."),
+    (re.compile(r"^layer0\.bn1\."), "bn1."),
+    (re.compile(r"\.se_module\."), ".se."),
+    (re.compile(r"^last_linear\."), "fc."),
+)
+# Placement each layout's published weights were trained with.
+_LAYOUT_PLACEMENT = {CADENE: "caffe", TORCHVISION: "torchvision"}
+
+
+def detect_layout(state_dict: dict[str, torch.Tensor]) -> str:
+    keys = list(state_dict)
+    if any(k.startswith(("layer0.", "last_linear.")) or ".se_module." in k for k in keys):
+        return CADENE
+    return TORCHVISION
+
+
+def rename_cadene_keys(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    renamed = {}
+    for key, value in state_dict.items():
+        for pattern, replacement in _CADENE_RENAMES:
+            key = pattern.sub(replacement, key)
+        renamed[key] = value
+    return renamed
+
+
+def _hub_placement(source: str) -> str | None:
+    """Placement implied by a timm hub repository name, when it implies one."""
+    if not is_hub_source(source):
+        return None
+    repo_id, _ = parse_hub_source(source)
+    owner, name = repo_id.split("/")
+    if owner != "timm":
+        return None
+    if name.startswith("legacy_"):
+        return "caffe"
+    if name.startswith(("seresnet", "resnet")):
+        return "torchvision"
+    return None
+
+
+def _counterpart(spec: ModelSpec, placement: str) -> str:
+    base = spec.name.removesuffix("_tv")
+    return base if placement == "caffe" else f"{base}_tv"
+
+
+def resnet_checkpoint_filter(state_dict: dict[str, torch.Tensor], spec: ModelSpec, source: str) -> AdaptedCheckpoint:
+    """Rename ``state_dict`` to the zoo's names; refuse weights trained with the other stride placement."""
+    layout = detect_layout(state_dict)
+    if layout == CADENE:
+        state_dict = rename_cadene_keys(state_dict)
+    known_placement = _hub_placement(source) or (_LAYOUT_PLACEMENT[CADENE] if layout == CADENE else None)
+    notes: list[str] = []
+    if known_placement and spec.stride_placement and known_placement != spec.stride_placement and not spec.tiny:
+        raise WeightsError(
+            f"weights {source!r} were trained with the {known_placement} stride placement but {spec.name} uses the "
+            f"{spec.stride_placement} placement; the outputs would be wrong. "
+            f"Use --model {_counterpart(spec, known_placement)} instead."
+        )
+    if layout == TORCHVISION and known_placement is None and spec.stride_placement == "caffe" and not spec.tiny:
+        notes.append(
+            "torchvision/timm-style key names: torchvision resnet* and timm seresnet* weights are trained with the "
+            f"stride on the 3x3 conv; if these are such weights, use --model {_counterpart(spec, 'torchvision')}"
+        )
+    return AdaptedCheckpoint(state_dict, layout=layout, notes=tuple(notes))

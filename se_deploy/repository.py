@@ -1,0 +1,73 @@
+"""The model repository, in Triton Inference Server's layout.
+
+```
+<root>/<name>/config.pbtxt      Triton model configuration
+<root>/<name>/se_deploy.json    se-deploy's metadata (preprocessing, provenance, verification)
+<root>/<name>/1/model.onnx      version 1 of the model
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+MODEL_FILENAME = "model.onnx"
+CONFIG_FILENAME = "config.pbtxt"
+METADATA_FILENAME = "se_deploy.json"
+VERSION = "1"
+
+_TRITON_DTYPES = {"float32": "TYPE_FP32", "float16": "TYPE_FP16", "int8": "TYPE_INT8"}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One model input or output; ``shape[0]`` is the batch (-1 when dynamic)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ModelPaths:
+    root: Path
+    name: str
+
+    @property
+    def directory(self) -> Path:
+        return self.root / self.name
+
+    @property
+    def model(self) -> Path:
+        return self.directory / VERSION / MODEL_FILENAME
+
+    @property
+    def config(self) -> Path:
+        return self.directory / CONFIG_FILENAME
+
+    @property
+    def metadata(self) -> Path:
+        return self.directory / METADATA_FILENAME
+
+
+def triton_config(name: str, inputs: list[TensorSpec], outputs: list[TensorSpec], *, max_batch_size: int = 64) -> str:
+    """``config.pbtxt`` for an ONNX model served by Triton's ONNX Runtime backend.
+
+    With a dynamic batch dimension Triton owns the batch (``max_batch_size`` > 0, dims without it);
+    with a fixed batch the dims carry it and ``max_batch_size`` is 0.
+    """
+    dynamic = all(spec.shape[0] == -1 for spec in inputs + outputs)
+    lines = [f'name: "{name}"', 'platform: "onnxruntime_onnx"', f"max_batch_size: {max_batch_size if dynamic else 0}"]
+    for section, specs in (("input", inputs), ("output", outputs)):
+        entries = []
+        for spec in specs:
+            dims = spec.shape[1:] if dynamic else spec.shape
+            entries.append(
+                f'  {{\n    name: "{spec.name}"\n    data_type: {_TRITON_DTYPES[spec.dtype]}\n'
+                f"    dims: [ {', '.join(str(d) for d in dims)} ]\n  }}"
+            )
+        lines.append(f"{section} [\n" + ",\n".join(entries) + "\n]")
+    if dynamic:
+        lines.append("dynamic_batching { }")
+    return "\n".join(lines) + "\n"
