@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,10 +98,16 @@ def _read_raw(path: Path) -> Any:
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if unsafe is None:
+            raise WeightsError(
+                f"cannot read {str(path)!r}: not a valid PyTorch checkpoint (the pickle stream is malformed). "
+                "Supported: .pth/.pt/.bin (torch.save) and .safetensors."
+            ) from None
         # weights_only refuses arbitrary objects: that is the point, say so plainly.
         raise WeightsError(
-            f"refusing to load {str(path)!r}: it contains Python objects beyond tensors, which could run code "
-            f"when unpickled ({str(exc).splitlines()[0]}). Re-save it as a plain state dict "
+            f"refusing to load {str(path)!r}: it contains a Python object ({unsafe.group(1)}) beyond tensors, "
+            "which could run code when unpickled. Re-save it as a plain state dict "
             "(torch.save(model.state_dict(), ...)) or as .safetensors."
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:

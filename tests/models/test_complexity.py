@@ -1,0 +1,55 @@
+"""The zoo against the published figures (SENet Table 2; ResNet Table 1 for ResNet-18/34)."""
+
+from __future__ import annotations
+
+import pytest
+
+from se_deploy.models import get_spec
+from se_deploy.models.catalog import summarize
+
+# torchvision's published parameter counts for the plain networks (placement does not change them).
+TORCHVISION_PARAMS = {
+    "resnet18": 11_689_512,
+    "resnet34": 21_797_672,
+    "resnet50": 25_557_032,
+    "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
+}
+PAPER_MODELS = ["se_resnet50", "resnet50", "se_resnet101", "resnet101", "se_resnet152", "resnet152"]
+
+
+@pytest.mark.parametrize("name", PAPER_MODELS)
+def test_gmacs_within_one_percent_of_the_senet_paper(name: str) -> None:
+    summary = summarize(get_spec(name))
+    assert summary.paper_gmacs is not None
+    assert summary.macs / 1e9 == pytest.approx(summary.paper_gmacs, rel=0.01)
+
+
+@pytest.mark.parametrize("name", ["se_resnet50", "resnet50"])
+def test_resnet50_params_within_one_percent_of_the_paper(name: str) -> None:
+    summary = summarize(get_spec(name))
+    assert summary.paper_params_m is not None
+    assert summary.params / 1e6 == pytest.approx(summary.paper_params_m, rel=0.01)
+
+
+@pytest.mark.parametrize("name", list(TORCHVISION_PARAMS))
+def test_plain_params_equal_torchvision_exactly(name: str) -> None:
+    assert summarize(get_spec(name)).params == TORCHVISION_PARAMS[name]
+    assert summarize(get_spec(f"{name}_tv")).params == TORCHVISION_PARAMS[name]
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet34"])
+def test_small_resnets_match_the_resnet_paper(name: str) -> None:
+    summary = summarize(get_spec(name))
+    # The ResNet paper gives two significant figures (1.8 / 3.6 billion).
+    assert summary.macs / 1e9 == pytest.approx(summary.paper_gmacs, rel=0.02)
+
+
+def test_se_costs_about_a_third_of_a_percent_of_macs_in_the_paper_placement() -> None:
+    se, base = summarize(get_spec("se_resnet50")), summarize(get_spec("resnet50"))
+    assert 0.002 < se.macs / base.macs - 1 < 0.005
+    assert 2.4e6 < se.params - base.params < 2.6e6
+
+
+def test_torchvision_placement_costs_more_macs() -> None:
+    assert summarize(get_spec("resnet50_tv")).macs / 1e9 == pytest.approx(4.09, rel=0.005)

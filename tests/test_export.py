@@ -1,0 +1,77 @@
+"""torch -> ONNX export and its verification, on the tiny models, with both exporters."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import onnx
+import pytest
+import torch
+
+from se_deploy.errors import InvalidArgumentError
+from se_deploy.export import Tolerance, check_onnx, export_onnx, validate_export_options, verify_onnx
+from se_deploy.models import create_model
+
+
+@pytest.mark.parametrize("exporter", ["dynamo", "legacy"])
+def test_exported_model_matches_torch_at_two_batch_sizes(tmp_path: Path, exporter: str) -> None:
+    torch.manual_seed(0)
+    model = create_model("se_resnet_tiny")
+    path = tmp_path / "m.onnx"
+    export_onnx(model, path, image_size=32, exporter=exporter, opset=18 if exporter == "dynamo" else 17)
+    proto = check_onnx(path)
+    ops = Counter(node.op_type for node in proto.graph.node)
+    assert ops["BatchNormalization"] == 0  # folded into the convs
+    assert ops["Sigmoid"] == 4  # one gate per SE block
+    assert [i.name for i in proto.graph.input] == ["input"]
+    assert [o.name for o in proto.graph.output] == ["logits"]
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # dynamic batch
+    result = verify_onnx(path, model, image_size=32, batches=(1, 7))
+    assert result.passed and [c.batch for c in result.checks] == [1, 7]
+    assert result.max_abs_error < 1e-4
+    assert all(c.top1_agreement == 1.0 for c in result.checks)
+
+
+def test_fixed_batch_export(tmp_path: Path) -> None:
+    model = create_model("resnet_tiny_basic")
+    path = tmp_path / "fixed.onnx"
+    export_onnx(model, path, image_size=40, batch=3)
+    dims = onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in dims] == [3, 3, 40, 40]
+    assert verify_onnx(path, model, image_size=40, batches=(3,)).passed
+
+
+def test_verification_fails_when_outputs_differ(tmp_path: Path) -> None:
+    model = create_model("se_resnet_tiny")
+    path = tmp_path / "m.onnx"
+    export_onnx(model, path, image_size=32)
+    other = create_model("se_resnet_tiny")  # different random weights
+    with torch.no_grad():
+        for parameter in other.parameters():
+            parameter.add_(0.1)
+    result = verify_onnx(path, other, image_size=32, batches=(2,))
+    assert not result.passed
+    assert result.max_abs_error > result.checks[0].limit
+
+
+def test_tolerance_scales_with_the_output() -> None:
+    import numpy as np
+
+    assert Tolerance(atol=1e-4, rtol=1e-3).limit(np.array([-100.0, 3.0])) == pytest.approx(0.1001)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"exporter": "jit"}, "unknown exporter"),
+        ({"opset": 12}, "opset 12 is not supported by the dynamo exporter"),
+        ({"batch": 0}, "positive integer"),
+        ({"image_size": 16}, "too small"),
+        ({"image_size": 10_000}, "larger than"),
+    ],
+)
+def test_bad_export_options(kwargs: dict, message: str) -> None:
+    options = {"exporter": "dynamo", "opset": 18, "batch": None, "image_size": 224, "min_image_size": 32} | kwargs
+    with pytest.raises(InvalidArgumentError, match=message):
+        validate_export_options(**options)

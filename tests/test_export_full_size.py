@@ -1,0 +1,55 @@
+"""The issue's acceptance run: `se-deploy export --model se_resnet50` as a real process, then ONNX Runtime
+on the written files at batch 1 and 7 against torch, independently of the export's own verification."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from se_deploy.export_job import DEFAULT_SEED
+from se_deploy.models import create_model
+
+pytestmark = pytest.mark.slow
+
+
+def _console_script() -> list[str]:
+    script = shutil.which("se-deploy")
+    return [script] if script else [sys.executable, "-m", "se_deploy.cli"]
+
+
+def test_export_se_resnet50_and_twin_run_on_onnxruntime(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [*_console_script(), "export", "--model", "se_resnet50", "--output", str(tmp_path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert [m["name"] for m in summary["models"]] == ["se_resnet50", "resnet50"]
+
+    torch.manual_seed(DEFAULT_SEED)  # the export's weights when none are given
+    se_model = create_model("se_resnet50")
+    twin = create_model("resnet50")
+    twin.load_state_dict({k: v for k, v in se_model.state_dict().items() if ".se." not in k})
+    generator = torch.Generator().manual_seed(123)
+    for name, model in (("se_resnet50", se_model), ("resnet50", twin)):
+        session = ort.InferenceSession(str(tmp_path / name / "1" / "model.onnx"), providers=["CPUExecutionProvider"])
+        for batch in (1, 7):
+            x = torch.randn(batch, 3, 224, 224, generator=generator)
+            with torch.no_grad():
+                expected = model(x).numpy()
+            (actual,) = session.run(["logits"], {"input": x.numpy()})
+            assert actual.shape == (batch, 1000)
+            np.testing.assert_allclose(actual, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "resnet50" / "1" / "model.onnx")).graph.node}
+    assert "Sigmoid" not in ops  # the twin really has no SE
