@@ -164,11 +164,19 @@ def check_compatible(model: nn.Module, state_dict: dict[str, torch.Tensor], spec
         if keys:
             shown = ", ".join(keys[:_MAX_LISTED]) + (f", ... ({len(keys)} in all)" if len(keys) > _MAX_LISTED else "")
             parts.append(f"{label} keys: {shown}")
-    parts.append(_mismatch_hint(spec, missing, unexpected))
+    parts.append(_mismatch_hint(spec, missing, unexpected, state_dict))
     raise WeightsError("\n  ".join(parts))
 
 
-def _mismatch_hint(spec: ModelSpec, missing: list[str], unexpected: list[str]) -> str:
+def _mismatch_hint(
+    spec: ModelSpec, missing: list[str], unexpected: list[str], state_dict: dict[str, torch.Tensor]
+) -> str:
+    se_fc1 = [k for k in state_dict if k.endswith(".se.fc1.weight")]
+    if not (missing or unexpected) and se_fc1:
+        hidden, channels = state_dict[se_fc1[0]].shape[:2]
+        return (
+            f"The checkpoint's SE blocks use reduction {channels // hidden}; pass --se-reduction {channels // hidden}."
+        )
     if missing and all(".se." in k for k in missing):
         return f"The checkpoint has no SE weights: it looks like the plain network; use --model {spec.twin}."
     if unexpected and all(".se." in k for k in unexpected):

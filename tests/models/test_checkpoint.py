@@ -118,3 +118,11 @@ def test_num_classes_follows_the_checkpoint(tmp_path: Path) -> None:
     assert len(info.sha256) == 64
     with pytest.raises(WeightsError, match="3-class classifier"):
         load_pretrained(get_spec("se_resnet_tiny"), path, num_classes=10)
+
+
+def test_other_se_reduction_is_named_in_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "r8.pth"
+    torch.save(create_model("se_resnet_tiny", se_reduction=8).state_dict(), path)
+    with pytest.raises(WeightsError, match="pass --se-reduction 8"):
+        create_model("se_resnet_tiny", pretrained=path)
+    assert create_model("se_resnet_tiny", pretrained=path, se_reduction=8) is not None
