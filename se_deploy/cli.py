@@ -176,5 +176,78 @@ def export_command(
     out.print(table)
 
 
+@main.command("inspect")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print {se_blocks: [...], near_misses: [...]} as JSON.")
+@_user_errors
+def inspect_command(model: Path, as_json: bool) -> None:
+    """List the SE blocks of an ONNX model, and SE-like subgraphs that failed a check."""
+    from se_deploy.rewrite.job import inspect_file
+
+    report = inspect_file(model)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    table = Table(title=f"{len(report.blocks)} SE block(s) in {model}")
+    for column in ("name", "channels", "reduced", "pool", "fc", "activation", "gate", "residual", "dtype"):
+        table.add_column(column, no_wrap=column == "name")
+    for block in report.blocks:
+        gate = block.gate if block.gate == "sigmoid" else f"{block.gate}({block.gate_alpha:.4g}, {block.gate_beta:.4g})"
+        residual = f"yes (+{block.residual.activation})" if block.residual else "no"
+        table.add_row(
+            block.name,
+            str(block.channels),
+            str(block.reduced_channels),
+            block.pool,
+            block.fc,
+            block.activation,
+            gate,
+            residual,
+            block.dtype,
+        )
+    out.print(table)
+    if report.near_misses:
+        misses = Table(title=f"{len(report.near_misses)} near miss(es): SE-like, but not fusable")
+        for column in ("anchor", "stage", "reason"):
+            misses.add_column(column)
+        for miss in report.near_misses:
+            misses.add_row(miss.anchor, miss.stage, miss.reason)
+        out.print(misses)
+
+
+@main.command("fuse")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Where to write the result.")
+@click.option("--strip", is_flag=True, help="Remove every SE block instead: the same network without SE.")
+@click.option("--no-residual", is_flag=True, help="Do not fold a following residual Add(+ReLU) into the fused node.")
+@click.option("--force", is_flag=True, help="Replace an existing output file.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+@_user_errors
+def fuse_command(model: Path, output: Path, strip: bool, no_residual: bool, force: bool, as_json: bool) -> None:
+    """Rewrite every SE block of an ONNX model into one se_deploy node (or strip them), verified with ONNX Runtime."""
+    from se_deploy.rewrite.job import FuseRequest, run_fuse
+
+    request = FuseRequest(model=model, output=output, strip=strip, residual=not no_residual, force=force)
+    with err.status("stripping SE blocks" if strip else "fusing SE blocks"):
+        outcome = run_fuse(request)
+    if as_json:
+        click.echo(json.dumps(outcome.to_dict(), indent=2))
+        return
+    blocks = len(outcome.surgery.report.blocks)
+    if strip:
+        out.print(
+            f"stripped {blocks} SE block(s) ({outcome.surgery.removed_nodes} nodes) -> {output}; it runs on ONNX Runtime"
+        )
+    else:
+        ops = ", ".join(f"{count} x se_deploy::{op}" for op, count in outcome.fused_ops.items())
+        assert outcome.comparison is not None
+        out.print(
+            f"fused {blocks} SE block(s): {outcome.surgery.removed_nodes} nodes -> {ops} -> {output}\n"
+            f"verified with ONNX Runtime against the input: max abs error {outcome.comparison.max_abs_error:.2e}"
+        )
+    for miss in outcome.surgery.report.near_misses:
+        err.print(f"[yellow]near miss[/] {miss.anchor} ({miss.stage}): {miss.reason}", highlight=False)
+
+
 if __name__ == "__main__":
     main()

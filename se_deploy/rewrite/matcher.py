@@ -251,7 +251,7 @@ def _walk_from_squeeze(index: GraphIndex, position: int, *, residual: bool) -> S
         stage, reason = walk.problems[0]
         return NearMiss("", stage, reason)
     tail = _residual_tail(index, mul) if residual else None
-    name = mul.name or index.nodes[walk.nodes[1]].name or f"se_{position}"
+    name = _module_name(mul) or mul.name or f"se_{position}"
     return SEBlock(
         name=name,
         input=x,
@@ -272,6 +272,15 @@ def _walk_from_squeeze(index: GraphIndex, position: int, *, residual: bool) -> S
         nodes=tuple(walk.nodes),
         residual=tail,
     )
+
+
+def _module_name(node: onnx.NodeProto) -> str | None:
+    """The PyTorch module path the dynamo exporter records (``layer1.0.se``), when it does."""
+    for prop in node.metadata_props:
+        if prop.key == "pkg.torch.onnx.name_scopes":
+            scopes = [s.strip().strip("'\"") for s in prop.value.strip("[]").split(",")]
+            return scopes[-2] if len(scopes) >= 2 and scopes[-2] else None
+    return None
 
 
 # --- FC layers -------------------------------------------------------------------------------
