@@ -8,8 +8,8 @@ alternatives; as a walk it is one function per link, and the walk knows where an
 stopped matching, which is what ``inspect`` reports as a near miss.
 
 A candidate becomes a near miss (not silently ignored) once it looks like an SE: two FC layers after
-a spatial squeeze, or a gate that multiplies back. A classifier head (pool -> flatten -> Gemm) stops
-before that and is not reported.
+a spatial squeeze, or something computed from the squeeze that multiplies the squeezed tensor back.
+A classifier head (pool -> flatten -> Gemm) is neither and is not reported.
 """
 
 from __future__ import annotations
@@ -128,13 +128,47 @@ class _Walk:
     nodes: list[int] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (stage, reason) of soft failures
     views: list[str] = field(default_factory=list)
+    shape_reads: list[int] = field(default_factory=list)
 
     def node(self, position: int) -> onnx.NodeProto:
         return self.index.nodes[position]
 
+    def readers(self, value: str) -> list[int]:
+        """Readers of ``value``, less Shape nodes (they read metadata only; checked in ``check_shape_reads``)."""
+        readers = []
+        for position in self.index.consumers_of(value):
+            if self.node(position).op_type == "Shape":
+                self.shape_reads.append(position)
+            else:
+                readers.append(position)
+        return readers
+
+    def check_shape_reads(self) -> None:
+        """A Shape of an inner value may only feed the block itself (e.g. ``view(b, c, 1, 1)``'s target).
+
+        Follows the Shape nodes' results forward, stopping at the block's nodes: if they reach a graph
+        output any other way, something outside the block depends on a value the fusion removes.
+        """
+        inside = set(self.nodes)
+        helpers: set[int] = set()
+        frontier = list(set(self.shape_reads))
+        while frontier:
+            position = frontier.pop()
+            if position in inside or position in helpers:
+                continue
+            helpers.add(position)
+            if len(helpers) > 64:
+                self.soft("scale", "the shape of an inner value feeds a large subgraph outside the SE block")
+                return
+            for value in self.node(position).output:
+                if value in self.index.graph_outputs:
+                    self.soft("scale", f"the shape of an inner value reaches the graph output {value!r}")
+                    return
+                frontier.extend(self.index.consumers_of(value))
+
     def next_node(self, stage: str) -> onnx.NodeProto:
         """The single reader of the head; it must read nothing else of the SE's inner values."""
-        readers = self.index.consumers_of(self.head)
+        readers = self.readers(self.head)
         if not readers:
             raise _Stop(stage, f"{self.head!r} is not read by any node")
         if self.head in self.index.graph_outputs:
@@ -152,7 +186,7 @@ class _Walk:
 
     def skip_views(self, stage: str, extra: frozenset[str] = frozenset()) -> None:
         while True:
-            readers = self.index.consumers_of(self.head)
+            readers = self.readers(self.head)
             if len(readers) != 1 or self.head in self.index.graph_outputs:
                 return
             node = self.node(readers[0])
@@ -182,7 +216,7 @@ def find_se_blocks(model: onnx.ModelProto, *, residual: bool = False, index: Gra
         try:
             block = _walk_from_squeeze(index, position, residual=residual)
         except _Stop as stop:
-            if STAGES.index(stop.stage) >= _REPORT_FROM:
+            if STAGES.index(stop.stage) >= _REPORT_FROM or _scales_back(index, position):
                 misses.append(NearMiss(anchor, stop.stage, stop.reason))
             continue
         if isinstance(block, NearMiss):
@@ -194,6 +228,28 @@ def find_se_blocks(model: onnx.ModelProto, *, residual: bool = False, index: Gra
         claimed.update(block.nodes)
         blocks.append(block)
     return MatchReport(tuple(blocks), tuple(misses))
+
+
+def _scales_back(index: GraphIndex, position: int, depth: int = 16) -> bool:
+    """Whether something computed from the squeeze multiplies the squeezed tensor (the SE signature)."""
+    squeeze = index.nodes[position]
+    x = squeeze.input[0]
+    frontier, seen = [squeeze.output[0]], set()
+    for _ in range(depth):
+        following = []
+        for value in frontier:
+            for reader in index.consumers_of(value):
+                if reader in seen:
+                    continue
+                seen.add(reader)
+                node = index.nodes[reader]
+                if node.op_type == "Mul" and x in node.input and value in node.input:
+                    return True
+                following.extend(node.output)
+        frontier = following
+        if not frontier:
+            return False
+    return False
 
 
 def _is_spatial_squeeze(index: GraphIndex, node: onnx.NodeProto) -> bool:
@@ -245,12 +301,13 @@ def _walk_from_squeeze(index: GraphIndex, position: int, *, residual: bool) -> S
     walk.take(mul)
 
     channels = _check_channels(walk, x, gate_value, w1, w2, keepdims=keepdims)
+    walk.check_shape_reads()
     if fc_kind != fc2_kind:
         fc_kind = f"{fc_kind}+{fc2_kind}"
     if walk.problems:
         stage, reason = walk.problems[0]
         return NearMiss("", stage, reason)
-    tail = _residual_tail(index, mul) if residual else None
+    tail = _residual_tail(index, mul, x) if residual else None
     name = _module_name(mul) or mul.name or f"se_{position}"
     return SEBlock(
         name=name,
@@ -339,7 +396,7 @@ def _conv_weight(walk: _Walk, node: onnx.NodeProto, weight: np.ndarray, stage: s
     dilations = attribute(node, "dilations")
     if dilations and any(int(d) != 1 for d in dilations):  # type: ignore[union-attr]
         walk.soft(stage, "Conv is dilated; an SE FC is not")
-    return weight.reshape(weight.shape[0], weight.shape[1])
+    return weight[:, :, 0, 0]  # for a non-1x1 kernel a soft failure is already recorded
 
 
 def _gemm_weight(walk: _Walk, node: onnx.NodeProto, weight: np.ndarray, stage: str) -> np.ndarray:
@@ -436,7 +493,7 @@ def _take_gate(walk: _Walk) -> tuple[str, float, float]:
             walk.soft(stage, f"HardSigmoid alpha={alpha} does not make a gate (needs alpha > 0)")
         walk.take(node)
         return "hard_sigmoid", alpha, beta
-    if op in ("Add", "Mul", "Div"):
+    if op in ("Add", "Sub", "Mul", "Div", "Clip"):
         return _take_written_hard_sigmoid(walk, node)
     raise _Stop(stage, f"expected a gate (Sigmoid, HardSigmoid or relu6(x + 3) / 6), found {op}")
 
@@ -549,16 +606,21 @@ def _check_channels(walk: _Walk, x: str, gate_value: str, w1: np.ndarray, w2: np
             walk.soft("scale", "cannot prove that the gate broadcasts as (N, C, 1, 1) over the input")
         return channels
     expected_spatial = x_shape[2:] if walk.views and "Expand" in walk.views and x_shape else (1, 1)
+    gate_channels = gate_shape[1] if len(gate_shape) == 4 else None
+    if len(gate_shape) == 4 and not isinstance(gate_channels, int) and tuple(gate_shape[2:]) == (1, 1):
+        # Views only reshape FC2's N x C values: with the same batch and 1 x 1 spatial, the channel is C.
+        same_batch = x_shape is not None and gate_shape[0] is not None and gate_shape[0] == x_shape[0]
+        gate_channels = channels if same_batch else gate_channels
     if (
         len(gate_shape) != 4
-        or gate_shape[1] != channels
+        or gate_channels != channels
         or tuple(gate_shape[2:]) not in {(1, 1), tuple(expected_spatial)}
     ):
         walk.soft("scale", f"the gate has shape {list(gate_shape)}; it must broadcast as (N, {channels}, 1, 1)")
     return channels
 
 
-def _residual_tail(index: GraphIndex, mul: onnx.NodeProto) -> ResidualTail | None:
+def _residual_tail(index: GraphIndex, mul: onnx.NodeProto, x: str) -> ResidualTail | None:
     y = mul.output[0]
     add_position = index.only_consumer(y)
     if add_position is None:
@@ -567,7 +629,8 @@ def _residual_tail(index: GraphIndex, mul: onnx.NodeProto) -> ResidualTail | Non
     if add.op_type != "Add" or add.domain not in ("", "ai.onnx") or len(set(add.input)) != 2:
         return None
     residual = add.input[1] if add.input[0] == y else add.input[0]
-    y_shape, r_shape = index.shape(y), index.shape(residual)
+    # The gate was proven to broadcast as (N, C, 1, 1), so the SE output has the input's shape.
+    y_shape, r_shape = index.shape(x), index.shape(residual)
     if y_shape is None or r_shape is None or len(y_shape) != 4 or tuple(y_shape) != tuple(r_shape):
         return None  # a broadcasting Add is not a residual connection
     if any(d is None for d in y_shape):

@@ -62,7 +62,10 @@ class LinearSE(nn.Module):
         super().__init__()
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Sequential(
-            nn.Linear(channels, reduced, bias=False), nn.ReLU(inplace=True), nn.Linear(reduced, channels, bias=False), nn.Sigmoid()
+            nn.Linear(channels, reduced, bias=False),
+            nn.ReLU(inplace=True),
+            nn.Linear(reduced, channels, bias=False),
+            nn.Sigmoid(),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -78,8 +81,12 @@ def count_se(model: nn.Module) -> int:
     return sum(isinstance(m, SE_TYPES) for m in model.modules())
 
 
-def _conv_bn_act(cin: int, cout: int, k: int = 1, stride: int = 1, groups: int = 1, act: type[nn.Module] = nn.ReLU) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout), act())
+def _conv_bn_act(
+    cin: int, cout: int, k: int = 1, stride: int = 1, groups: int = 1, act: type[nn.Module] = nn.ReLU
+) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout), act()
+    )
 
 
 class _Classifier(nn.Module):
@@ -104,7 +111,11 @@ class ResNeXtBlock(nn.Module):
         self.conv2 = _conv_bn_act(width, width, 3, stride, groups)
         self.conv3 = nn.Sequential(nn.Conv2d(width, cout, 1, bias=False), nn.BatchNorm2d(cout))
         self.se = TimmSE(cout, cout // 8)
-        self.downsample = None if stride == 1 and cin == cout else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        self.downsample = (
+            None
+            if stride == 1 and cin == cout
+            else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x if self.downsample is None else self.downsample(x)
@@ -114,7 +125,9 @@ class ResNeXtBlock(nn.Module):
 class MBConv(nn.Module):
     """EfficientNet/MobileNetV3 inverted residual: expand, depthwise, SE, project (+ residual)."""
 
-    def __init__(self, cin: int, cout: int, expand: int, stride: int, act: type[nn.Module], se: nn.Module | None) -> None:
+    def __init__(
+        self, cin: int, cout: int, expand: int, stride: int, act: type[nn.Module], se: nn.Module | None
+    ) -> None:
         super().__init__()
         mid = cin * expand
         self.expand = _conv_bn_act(cin, mid, act=act) if expand != 1 else nn.Identity()
@@ -137,7 +150,11 @@ class RegNetYBlock(nn.Module):
         self.b = _conv_bn_act(cout, cout, 3, stride, groups=cout // group_width)
         self.se = TorchvisionSE(cout, max(1, int(round(0.25 * cin))))
         self.c = nn.Sequential(nn.Conv2d(cout, cout, 1, bias=False), nn.BatchNorm2d(cout))
-        self.proj = None if stride == 1 and cin == cout else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        self.proj = (
+            None
+            if stride == 1 and cin == cout
+            else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x if self.proj is None else self.proj(x)
@@ -149,7 +166,9 @@ def build_se_resnet() -> nn.Module:
 
 
 def build_se_resnext() -> nn.Module:
-    blocks = nn.Sequential(ResNeXtBlock(16, 16, 32, 4, 1), ResNeXtBlock(32, 16, 32, 4, 1), ResNeXtBlock(32, 32, 64, 4, 2))
+    blocks = nn.Sequential(
+        ResNeXtBlock(16, 16, 32, 4, 1), ResNeXtBlock(32, 16, 32, 4, 1), ResNeXtBlock(32, 32, 64, 4, 2)
+    )
     return _Classifier(16, blocks, 64)
 
 
@@ -205,12 +224,22 @@ def export(model: nn.Module, exporter: str, *, size: int = 32, half: bool = Fals
         warnings.simplefilter("ignore")
         if exporter == "dynamo":
             program = torch.onnx.export(
-                model, (example,), input_names=["input"], dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, dynamo=True
+                model,
+                (example,),
+                input_names=["input"],
+                dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
+                dynamo=True,
             )
             return program.model_proto
         buffer = io.BytesIO()
         torch.onnx.export(
-            model, (example,), buffer, input_names=["input"], output_names=["output"], dynamic_axes={"input": {0: "b"}, "output": {0: "b"}},
-            dynamo=False, opset_version=17,
+            model,
+            (example,),
+            buffer,
+            input_names=["input"],
+            output_names=["output"],
+            dynamic_axes={"input": {0: "b"}, "output": {0: "b"}},
+            dynamo=False,
+            opset_version=17,
         )
         return onnx.load_from_string(buffer.getvalue())
