@@ -140,3 +140,87 @@ def test_cli_shim_equals_console_script() -> None:
     shim = subprocess.run([sys.executable, "cli.py", "list-models", "--json"], cwd=ROOT, capture_output=True, text=True)
     assert shim.returncode == 0, shim.stderr
     assert {row["name"] for row in json.loads(shim.stdout)} >= {"se_resnet50", "resnet50"}
+
+
+# --- inspect / fuse ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def se_onnx(tmp_path: Path) -> Path:
+    from tests.rewrite.graphs import SEGraph
+
+    path = tmp_path / "se.onnx"
+    import onnx
+
+    onnx.save(SEGraph(residual=True).build(), str(path))
+    return path
+
+
+def test_inspect_json_lists_blocks_and_near_misses(se_onnx: Path) -> None:
+    code, stdout, _ = run("inspect", str(se_onnx), "--json")
+    assert code == 0
+    report = json.loads(stdout)
+    assert report["near_misses"] == []
+    (block,) = report["se_blocks"]
+    assert block["channels"] == 8 and block["reduced_channels"] == 2
+    assert block["residual"] and block["residual_activation"] == "relu"
+    assert block["activation"] == "relu" and block["gate"] == "sigmoid" and block["pool"] == "GlobalAveragePool"
+
+
+def test_inspect_table_shows_near_misses(tmp_path: Path) -> None:
+    import onnx
+
+    from tests.rewrite.graphs import SEGraph
+
+    path = tmp_path / "tanh.onnx"
+    onnx.save(SEGraph(gate="Tanh").build(), str(path))
+    code, stdout, _ = run("inspect", str(path))
+    assert code == 0 and "0 SE block(s)" in stdout and "expected a gate" in stdout
+
+
+def test_fuse_writes_a_verified_model_and_refuses_to_overwrite(se_onnx: Path, tmp_path: Path) -> None:
+    out = tmp_path / "fused.onnx"
+    code, stdout, _ = run("fuse", str(se_onnx), "-o", str(out), "--json")
+    assert code == 0
+    result = json.loads(stdout)
+    assert result["fused_ops"] == {"SqueezeExcitationResidual": 1}
+    assert result["verification"]["passed"] and result["remaining_se_blocks"] == 0
+    import onnx
+
+    assert [n.op_type for n in onnx.load(str(out)).graph.node] == ["SqueezeExcitationResidual"]
+    code, _, stderr = run("fuse", str(se_onnx), "-o", str(out))
+    assert code == 1 and "--force" in stderr
+    code, stdout, _ = run("fuse", str(se_onnx), "-o", str(out), "--force", "--no-residual")
+    assert code == 0 and "1 x se_deploy::SqueezeExcitation " in stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fused.onnx", "se.onnx"]  # no temp files left
+
+
+def test_fuse_strip_gives_a_twin_without_se(se_onnx: Path, tmp_path: Path) -> None:
+    out = tmp_path / "twin.onnx"
+    code, stdout, _ = run("fuse", str(se_onnx), "-o", str(out), "--strip", "--json")
+    assert code == 0
+    result = json.loads(stdout)
+    assert result["mode"] == "strip" and len(result["se_blocks"]) == 1 and result["remaining_se_blocks"] == 0
+    code, stdout, _ = run("inspect", str(out), "--json")
+    assert json.loads(stdout)["se_blocks"] == []
+
+
+def test_fuse_bad_input_is_a_clear_error(tmp_path: Path) -> None:
+    import onnx
+
+    from tests.rewrite.graphs import SEGraph
+
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"\x08\x07not onnx")
+    plain = tmp_path / "plain.onnx"
+    onnx.save(SEGraph(gate="Tanh").build(), str(plain))
+    cases = [
+        ((str(tmp_path / "missing.onnx"), "-o", str(tmp_path / "o.onnx")), "does not exist"),
+        ((str(garbage), "-o", str(tmp_path / "o.onnx")), "cannot read"),
+        ((str(plain), "-o", str(tmp_path / "o.onnx")), "no SE blocks found"),
+        ((str(plain), "-o", str(tmp_path / "no" / "dir" / "o.onnx")), "does not exist"),
+    ]
+    for args, message in cases:
+        code, _, stderr = run("fuse", *args)
+        assert code == 1 and message in stderr, (args, stderr)
+    assert not (tmp_path / "o.onnx").exists()

@@ -121,6 +121,14 @@ def run_fuse(request: FuseRequest) -> FuseOutcome:
     return FuseOutcome(request, surgery, comparison, remaining, fused_ops)
 
 
+def _passes_checker(model: onnx.ModelProto) -> bool:
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError:
+        return False
+    return True
+
+
 def _check_runs_like(reference: onnx.ModelProto, candidate: onnx.ModelProto) -> None:
     """The stripped twin must run and give outputs of the same shapes as the original."""
     from se_deploy.onnx_compare import random_inputs

@@ -98,10 +98,10 @@ class SEGraph:
             if self.residual_relu:
                 nodes.append(helper.make_node("Relu", ["Z"], ["Out"]))
                 output = "Out"
-        outputs = [helper.make_tensor_value_info(output, self.dtype, None)]
+        outputs = [helper.make_tensor_value_info(output, self.dtype, ["N", c, hw, hw])]
         if self.extra_reader_of_hidden:
             nodes.append(helper.make_node("Identity", [hidden], ["hidden_copy"]))
-            outputs.append(helper.make_tensor_value_info("hidden_copy", self.dtype, None))
+            outputs.append(helper.make_tensor_value_info("hidden_copy", self.dtype, None))  # left unshaped on purpose
         graph = helper.make_graph(nodes, "se", inputs, outputs, inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
         model.ir_version = 8

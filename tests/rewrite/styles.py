@@ -148,7 +148,7 @@ class RegNetYBlock(nn.Module):
         super().__init__()
         self.a = _conv_bn_act(cin, cout)
         self.b = _conv_bn_act(cout, cout, 3, stride, groups=cout // group_width)
-        self.se = TorchvisionSE(cout, max(1, int(round(0.25 * cin))))
+        self.se = TorchvisionSE(cout, max(1, round(0.25 * cin)))
         self.c = nn.Sequential(nn.Conv2d(cout, cout, 1, bias=False), nn.BatchNorm2d(cout))
         self.proj = (
             None
