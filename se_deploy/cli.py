@@ -249,5 +249,167 @@ def fuse_command(model: Path, output: Path, strip: bool, no_residual: bool, forc
         err.print(f"[yellow]near miss[/] {miss.anchor} ({miss.stage}): {miss.reason}", highlight=False)
 
 
+@main.command("build")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Engine folder to write.")
+@click.option("--backend", type=click.Choice(["onnxruntime", "tensorrt"]), default="onnxruntime", show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
+@click.option(
+    "--device",
+    type=click.Choice(["cpu", "cuda", "tensorrt"]),
+    default="cpu",
+    show_default=True,
+    help="ONNX Runtime execution provider (cuda/tensorrt need onnxruntime-gpu).",
+)
+@click.option("--calib", type=click.Path(path_type=Path), default=None, help="Calibration image folder (int8).")
+@click.option("--calib-samples", type=int, default=256, show_default=True, help="Calibration images to use.")
+@click.option(
+    "--calib-method", type=click.Choice(["minmax", "entropy", "percentile"]), default="minmax", show_default=True
+)
+@click.option(
+    "--quant-target",
+    type=click.Choice(["onnxruntime", "tensorrt"]),
+    default=None,
+    help="Quantization settings for this runtime [default: the backend's].",
+)
+@click.option("--quantize-se", is_flag=True, help="INT8: quantize the SE ops too (unfused), to compare.")
+@click.option(
+    "--se-precision",
+    type=click.Choice(["fp16", "fp32"]),
+    default="fp16",
+    show_default=True,
+    help="FP16: precision of the fused SE node.",
+)
+@click.option("--no-fuse", is_flag=True, help="Keep the SE blocks as they are (the stock graph).")
+@click.option("--no-residual", is_flag=True, help="Do not fold residual Add(+ReLU) into the fused node.")
+@click.option("--force", is_flag=True, help="Replace an existing engine folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the engine description as JSON.")
+@_user_errors
+def build_command(
+    model: Path,
+    output: Path,
+    backend: str,
+    precision: str,
+    device: str,
+    calib: Path | None,
+    calib_samples: int,
+    calib_method: str,
+    quant_target: str | None,
+    quantize_se: bool,
+    se_precision: str,
+    no_fuse: bool,
+    no_residual: bool,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Build an engine: fuse SE blocks, write FP32/FP16/INT8 into the ONNX, describe it for bench and serving."""
+    if backend == "tensorrt":
+        raise click.UsageError(
+            "the TensorRT backend is not built yet (issue #7); use --backend onnxruntime "
+            "(add --device tensorrt for ONNX Runtime's TensorRT execution provider)"
+        )
+    from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
+
+    request = BuildRequest(
+        model=model,
+        output=output,
+        precision=precision,
+        device=device,
+        fuse=not no_fuse,
+        residual=not no_residual,
+        se_precision=se_precision,
+        calib=calib,
+        calib_samples=calib_samples,
+        calib_method=calib_method,
+        quant_target=quant_target or backend,
+        quantize_se=quantize_se,
+        force=force,
+    )
+    with err.status("building") as status:
+        result = build_onnxruntime_engine(request, progress=lambda message: status.update(message))
+    for note in result.description.notes:
+        err.print(f"[yellow]note:[/] {note}", highlight=False)
+    if as_json:
+        click.echo(json.dumps(json.loads(result.description.to_json()) | {"fidelity": result.fidelity}, indent=2))
+        return
+    d = result.description
+    out.print(
+        f"built {d.precision} ONNX Runtime engine ({d.device}) -> {output}\n"
+        f"SE blocks: {d.se_blocks} ({'fused' if d.fused else 'not fused'}); "
+        f"vs source FP32 on random inputs: max abs error {result.fidelity['max_abs_error']:.3g}, "
+        f"top-1 agreement {result.fidelity['top1_agreement_random_inputs']:.0%}",
+        highlight=False,
+    )
+
+
+@main.command("eval")
+@click.argument("engine", type=click.Path(path_type=Path))
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Image folder (class sub-folders, or flat with --labels).",
+)
+@click.option(
+    "--labels", type=click.Path(path_type=Path), default=None, help="Labels file: 'IMAGE_NAME LABEL' per line."
+)
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--limit", type=int, default=None, help="Evaluate only the first N images.")
+@click.option(
+    "--reference-weights",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="PyTorch weights for the fidelity reference [default: the ones recorded at export].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_user_errors
+def eval_command(
+    engine: Path,
+    data: Path,
+    labels: Path | None,
+    batch_size: int,
+    limit: int | None,
+    reference_weights: Path | None,
+    as_json: bool,
+) -> None:
+    """Top-1/top-5 of an engine or ONNX model on labeled images, and fidelity vs PyTorch FP32."""
+    from se_deploy.bench.accuracy import evaluate
+
+    with err.status(f"evaluating {engine} on {data}"):
+        result = evaluate(
+            engine, data, labels_file=labels, batch_size=batch_size, limit=limit, reference_weights=reference_weights
+        )
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    for note in result.notes:
+        err.print(f"[yellow]note:[/] {note}", highlight=False)
+    table = Table(title=f"{engine} ({result.precision}) on {result.images} images")
+    for column in ("top-1", "top-5", "top-1 agreement vs PyTorch FP32", "max abs err", "mean abs err", "cosine"):
+        table.add_column(column, justify="right")
+    f = result.fidelity
+    table.add_row(
+        f"{result.top1:.2%}" if result.top1 is not None else "-",
+        f"{result.top5:.2%}" if result.top5 is not None else "-",
+        f"{f.top1_agreement:.2%}" if f else "-",
+        f"{f.max_abs_error:.3g}" if f else "-",
+        f"{f.mean_abs_error:.3g}" if f else "-",
+        f"{f.cosine:.6f}" if f else "-",
+    )
+    out.print(table)
+
+
+@main.command("make-digits")
+@click.argument("output", type=click.Path(path_type=Path))
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default="test", show_default=True)
+@_user_errors
+def make_digits_command(output: Path, split: str) -> None:
+    """Write scikit-learn's handwritten digits as a labeled image folder (real data for eval and calibration)."""
+    from se_deploy.data.digits import write_digits_folder
+
+    count = write_digits_folder(output, split=split)
+    out.print(f"wrote {count} digit images ({split} split) to {output}/<digit>/")
+
+
 if __name__ == "__main__":
     main()

@@ -32,6 +32,7 @@ from se_deploy.export import (
     verify_onnx,
 )
 from se_deploy.fileio import atomic_write_text, ensure_writable_dir, replace_dir, staging_dir
+from se_deploy.model_metadata import embed_file
 from se_deploy.models.checkpoint import WeightsInfo, load_pretrained, sha256_of
 from se_deploy.models.registry import ModelSpec, get_spec
 from se_deploy.repository import ModelPaths, TensorSpec, triton_config
@@ -125,6 +126,7 @@ def run_export(request: ExportRequest, progress: Progress = lambda _message: Non
                 opset=request.opset,
                 exporter=request.exporter,  # type: ignore[arg-type]
             )
+            embed_file(staged.model, _embedded_facts(model_spec, module, image_size, weights, role, spec))
             progress(f"checking and verifying {model_spec.name} with ONNX Runtime")
             check_onnx(staged.model)
             batches = (request.batch,) if request.batch else VERIFY_BATCHES_DYNAMIC
@@ -195,6 +197,24 @@ def _config_for(name: str, num_classes: int, image_size: int, batch: int | None)
     inputs = [TensorSpec(INPUT_NAME, "float32", (batch_dim, 3, image_size, image_size))]
     outputs = [TensorSpec(OUTPUT_NAME, "float32", (batch_dim, num_classes))]
     return triton_config(name, inputs, outputs)
+
+
+def _embedded_facts(
+    spec: ModelSpec, module: nn.Module, image_size: int, weights: WeightsInfo | None, role: str, exported: ModelSpec
+) -> dict[str, Any]:
+    """What travels inside the ONNX: enough to preprocess inputs and to rebuild the torch reference."""
+    source = weights.source if weights and role == "model" else None
+    return {
+        "model": spec.name,
+        "twin": spec.twin,
+        "has_se": spec.has_se,
+        "num_classes": spec_num_classes(module),
+        "image_size": image_size,
+        "preprocessing": spec.preprocessing.for_crop(image_size).to_dict(),
+        "weights": {"source": source, "sha256": weights.sha256 if weights and role == "model" else None},
+        "weights_from": None if role == "model" else exported.name,
+        "random_seed": None if weights else DEFAULT_SEED,
+    }
 
 
 def _metadata(

@@ -60,8 +60,26 @@ class GraphIndex:
                 value = _constant_node_value(node)
             elif node.op_type == "Identity":
                 value = self.constant(node.input[0])
+            elif node.op_type == "Unsqueeze":  # an inlined fused SE node reshapes its weights this way
+                value = self._unsqueezed(node)
         self._constants[name] = value
         return value
+
+    def _unsqueezed(self, node: onnx.NodeProto) -> np.ndarray | None:
+        data = self.constant(node.input[0])
+        if data is None:
+            return None
+        if len(node.input) > 1 and node.input[1]:
+            axes = self.constant(node.input[1])
+        else:
+            axes = attribute(node, "axes")  # type: ignore[assignment]
+        if axes is None:
+            return None
+        result = data
+        rank = data.ndim + len(np.atleast_1d(axes))
+        for axis in sorted(int(a) % rank for a in np.atleast_1d(axes)):
+            result = np.expand_dims(result, axis)
+        return result
 
     def shape(self, name: str) -> tuple[Dim, ...] | None:
         return self._shapes.get(name)
@@ -114,3 +132,27 @@ def _infer_shapes(model: onnx.ModelProto) -> tuple[dict[str, tuple[Dim, ...]], d
         shapes[init.name] = tuple(init.dims)
         types[init.name] = init.data_type
     return shapes, types
+
+
+def topologically_sorted(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``model`` with its main graph's nodes in an order where every input is produced first
+    (stable: nodes already in order keep their order). Raises ValueError on a cycle."""
+    graph = model.graph
+    available = {v.name for v in graph.input} | {i.name for i in graph.initializer} | {""}
+    pending = list(graph.node)
+    ordered: list[onnx.NodeProto] = []
+    while pending:
+        still = []
+        for node in pending:
+            if all(name in available for name in node.input):
+                ordered.append(node)
+                available.update(node.output)
+            else:
+                still.append(node)
+        if len(still) == len(pending):
+            missing = sorted({n for node in still for n in node.input if n not in available})[:5]
+            raise ValueError(f"the graph has a cycle or reads values nothing produces: {missing}")
+        pending = still
+    del graph.node[:]
+    graph.node.extend(ordered)
+    return model

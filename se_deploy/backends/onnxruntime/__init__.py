@@ -1,0 +1,1 @@
+"""ONNX Runtime backend: engine description, builder, runner."""

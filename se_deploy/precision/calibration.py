@@ -1,0 +1,54 @@
+"""Calibration batches for INT8 from an image folder, preprocessed as the model's metadata says."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from se_deploy.data.images import LabeledImage, load_image, scan_image_folder
+from se_deploy.errors import InvalidArgumentError
+from se_deploy.models.registry import Preprocessing
+
+
+@dataclass
+class CalibrationSet:
+    """Preprocessed calibration images, and what was noticed while reading them."""
+
+    batches: list[np.ndarray]
+    samples: int
+    notes: list[str] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter(self.batches)
+
+
+def load_calibration_set(
+    folder: Path, preprocessing: Preprocessing, *, samples: int = 256, batch_size: int = 8
+) -> CalibrationSet:
+    """Up to ``samples`` images spread evenly over ``folder`` (all classes, when it has class folders)."""
+    if samples < 1:
+        raise InvalidArgumentError(f"--calib-samples must be at least 1, got {samples}")
+    found = scan_image_folder(folder)
+    notes = []
+    chosen: list[LabeledImage] = list(found.images)
+    if len(chosen) < samples:
+        notes.append(f"asked for {samples} calibration images but {str(folder)!r} has {len(chosen)}: using all of them")
+    else:
+        step = len(chosen) / samples
+        chosen = [chosen[int(i * step)] for i in range(samples)]
+    arrays, unreadable = [], []
+    for image in chosen:
+        try:
+            arrays.append(load_image(image.path, preprocessing))
+        except InvalidArgumentError:
+            unreadable.append(image.path.name)
+    if unreadable:
+        shown = ", ".join(unreadable[:5]) + (" ..." if len(unreadable) > 5 else "")
+        notes.append(f"skipped {len(unreadable)} unreadable image(s) of {len(chosen)}: {shown}")
+    if not arrays:
+        raise InvalidArgumentError(f"none of the {len(chosen)} calibration images in {str(folder)!r} could be read")
+    batches = [np.stack(arrays[i : i + batch_size]) for i in range(0, len(arrays), batch_size)]
+    return CalibrationSet(batches, len(arrays), notes)

@@ -1,0 +1,176 @@
+"""INT8 written into the ONNX as explicit Q/DQ (static post-training quantization, ONNX Runtime's tool).
+
+Settings are per target backend (``QUANT_PRESETS``): TensorRT's explicit quantization wants symmetric
+INT8 activations (S8S8), while ONNX Runtime's x86 kernels are faster with unsigned activations (U8S8);
+see the README for the measurements behind each default. Weights are always symmetric per-channel
+INT8, and biases are left in float (``QuantizeBias=False``): TensorRT's parser rejects INT32 bias Q/DQ.
+
+SE-aware by default: the model is fused first, so each SE block is one ``se_deploy`` node that the
+quantizer leaves in float (its sigmoid/hard-sigmoid gate is known to lose accuracy under INT8 PTQ).
+``quantize_se=True`` quantizes the unfused SE ops instead, to compare.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnx.inliner
+
+from se_deploy.rewrite.fused_op import DOMAIN
+from se_deploy.rewrite.matcher import find_se_blocks
+
+
+@dataclass(frozen=True)
+class QuantSettings:
+    backend: str
+    activation_type: str  # "int8" (S8S8) or "uint8" (U8S8)
+    activation_symmetric: bool
+    weight_symmetric: bool = True
+    per_channel: bool = True
+    why: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+QUANT_PRESETS: dict[str, QuantSettings] = {
+    "onnxruntime": QuantSettings(
+        "onnxruntime",
+        "uint8",
+        activation_symmetric=False,
+        why="ONNX Runtime's x86 int8 kernels are built for unsigned activations (U8S8); S8S8 Q/DQ ran slower",
+    ),
+    "tensorrt": QuantSettings(
+        "tensorrt",
+        "int8",
+        activation_symmetric=True,
+        why="TensorRT explicit quantization takes symmetric INT8 Q/DQ (S8S8)",
+    ),
+}
+CALIBRATION_METHODS: tuple[str, ...] = ("minmax", "entropy", "percentile")
+_QDQ = frozenset({"QuantizeLinear", "DequantizeLinear"})
+
+
+@dataclass(frozen=True)
+class Int8Result:
+    model: onnx.ModelProto
+    settings: QuantSettings
+    method: str
+    quantize_se: bool
+    qdq_nodes: int
+    se_ops_with_qdq: int  # SE ops (fused nodes' weights, or unfused SE ops) that read a DequantizeLinear
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "settings": self.settings.to_dict(),
+            "method": self.method,
+            "quantize_se": self.quantize_se,
+            "qdq_nodes": self.qdq_nodes,
+            "se_ops_with_qdq": self.se_ops_with_qdq,
+        }
+
+
+def quantize_int8(
+    model: onnx.ModelProto,
+    calibration: Iterable[np.ndarray],
+    *,
+    settings: QuantSettings,
+    method: str = "minmax",
+    quantize_se: bool = False,
+) -> Int8Result:
+    """Quantize ``model`` (fused, or stock when ``quantize_se``) with ``calibration`` batches."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    if method not in CALIBRATION_METHODS:
+        raise ValueError(f"calibration method must be one of {CALIBRATION_METHODS}, got {method!r}")
+    if quantize_se:
+        model = onnx.inliner.inline_local_functions(model)  # fused nodes back to standard ops
+    se_op_names = _se_op_names(model) if quantize_se else set()
+    input_name = model.graph.input[0].name
+    batches = list(calibration)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._iterator = iter(batches)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            batch = next(self._iterator, None)
+            return None if batch is None else {input_name: batch}
+
+    activation_type = QuantType.QInt8 if settings.activation_type == "int8" else QuantType.QUInt8
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }
+    with tempfile.TemporaryDirectory(prefix="se-deploy-int8-") as scratch:
+        source, target = Path(scratch) / "fp32.onnx", Path(scratch) / "int8.onnx"
+        onnx.save(model, str(source))
+        cwd = os.getcwd()
+        os.chdir(scratch)  # the calibrator writes its augmented model into the working directory
+        root_logger = logging.getLogger()
+        level = root_logger.level
+        root_logger.setLevel(logging.ERROR)  # ORT's quantizer logs advice to the root logger
+        try:
+            quantize_static(
+                str(source),
+                str(target),
+                Reader(),
+                quant_format=QuantFormat.QDQ,
+                per_channel=settings.per_channel,
+                activation_type=activation_type,
+                weight_type=QuantType.QInt8,
+                calibrate_method=methods[method],
+                extra_options={
+                    "ActivationSymmetric": settings.activation_symmetric,
+                    "WeightSymmetric": settings.weight_symmetric,
+                    "QuantizeBias": False,
+                },
+            )
+        finally:
+            os.chdir(cwd)
+            root_logger.setLevel(level)
+        quantized = onnx.load(str(target))
+    quantized.metadata_props.extend(
+        p for p in model.metadata_props if p.key not in {q.key for q in quantized.metadata_props}
+    )
+    qdq = sum(node.op_type in _QDQ for node in quantized.graph.node)
+    return Int8Result(quantized, settings, method, quantize_se, qdq, count_se_ops_with_qdq(quantized, se_op_names))
+
+
+def _se_op_names(model: onnx.ModelProto) -> set[str]:
+    report = find_se_blocks(model)
+    nodes = list(model.graph.node)
+    return {nodes[p].name for block in report.blocks for p in block.nodes if nodes[p].name}
+
+
+def count_se_ops_with_qdq(model: onnx.ModelProto, se_op_names: set[str] | None = None) -> int:
+    """SE ops reading a DequantizeLinear output: the fused nodes' weight inputs, or named unfused SE ops."""
+    producers = {out: node for node in model.graph.node for out in node.output}
+    count = 0
+    for node in model.graph.node:
+        if node.domain == DOMAIN:
+            inputs = node.input[1:5]  # W1, B1, W2, B2: X comes from the previous layer's Q/DQ, outside the SE
+        elif se_op_names and node.name in se_op_names:
+            inputs = node.input
+        else:
+            continue
+        if any(name in producers and producers[name].op_type == "DequantizeLinear" for name in inputs):
+            count += 1
+    for function in model.functions:
+        if function.domain == DOMAIN and any(n.op_type in _QDQ for n in function.node):
+            count += 1
+    return count
