@@ -69,10 +69,8 @@ class GraphIndex:
         data = self.constant(node.input[0])
         if data is None:
             return None
-        if len(node.input) > 1 and node.input[1]:
-            axes = self.constant(node.input[1])
-        else:
-            axes = attribute(node, "axes")  # type: ignore[assignment]
+        has_axes_input = len(node.input) > 1 and bool(node.input[1])
+        axes = self.constant(node.input[1]) if has_axes_input else attribute(node, "axes")
         if axes is None:
             return None
         result = data
