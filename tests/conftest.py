@@ -35,3 +35,33 @@ def _randomize_bn(model: torch.nn.Module) -> None:
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.copy_(torch.randn(module.num_features, generator=generator) * 0.1)
             module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+DIGITS_WEIGHTS = ROOT / "weights" / "digits"
+
+
+@pytest.fixture(scope="session")
+def digits_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The digits train/test splits as image folders (written once per session)."""
+    pytest.importorskip("sklearn")
+    from se_deploy.data.digits import write_digits_folder
+
+    root = tmp_path_factory.mktemp("digits")
+    for split in ("train", "test"):
+        write_digits_folder(root / split, split=split)
+    return {"train": root / "train", "test": root / "test"}
+
+
+@pytest.fixture(scope="session")
+def digits_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The committed digits weights exported (dynamo) to ONNX: name -> model.onnx."""
+    from se_deploy.export_job import ExportRequest, run_export
+
+    repo = tmp_path_factory.mktemp("digits_repo")
+    paths = {}
+    for name in ("se_resnet_tiny", "resnet_tiny"):
+        weights = DIGITS_WEIGHTS / f"{name}.safetensors"
+        run_export(ExportRequest(model=name, output=repo, weights=str(weights), with_twin=False))
+        paths[name] = repo / name / "1" / "model.onnx"
+    return paths

@@ -224,3 +224,43 @@ def test_fuse_bad_input_is_a_clear_error(tmp_path: Path) -> None:
         code, _, stderr = run("fuse", *args)
         assert code == 1 and message in stderr, (args, stderr)
     assert not (tmp_path / "o.onnx").exists()
+
+
+# --- make-digits / build / eval -----------------------------------------------------------------
+
+
+def test_build_and_eval_through_the_cli(tmp_path: Path, digits_models: dict[str, Path]) -> None:
+    pytest.importorskip("sklearn")
+    code, stdout, _ = run("make-digits", str(tmp_path / "digits"), "--split", "test")
+    assert code == 0 and "450 digit images" in stdout
+    engine = tmp_path / "engine"
+    code, stdout, _ = run(
+        "build",
+        str(digits_models["se_resnet_tiny"]),
+        "-o",
+        str(engine),
+        "--precision",
+        "int8",
+        "--calib",
+        str(tmp_path / "digits"),
+        "--calib-samples",
+        "64",
+        "--json",
+    )
+    assert code == 0
+    description = json.loads(stdout)
+    assert description["precision"] == "int8" and description["precision_details"]["calibration_samples"] == 64
+    code, stdout, _ = run("eval", str(engine), "--data", str(tmp_path / "digits"), "--json", "--limit", "100")
+    assert code == 0
+    result = json.loads(stdout)
+    assert result["images"] == 100 and result["top1"] > 0.9 and result["fidelity"]["top1_agreement"] >= 0.97
+
+
+def test_build_bad_input(tmp_path: Path, digits_models: dict[str, Path]) -> None:
+    source = str(digits_models["se_resnet_tiny"])
+    code, _, stderr = run("build", source, "-o", str(tmp_path / "e"), "--precision", "int8", "--calib", str(tmp_path))
+    assert code == 1 and "no images" in stderr
+    code, _, stderr = run("build", source, "-o", str(tmp_path / "e"), "--backend", "tensorrt")
+    assert code == 2 and "not built yet" in stderr
+    code, _, stderr = run("eval", str(tmp_path / "nothing"), "--data", str(tmp_path))
+    assert code == 1 and "does not exist" in stderr
