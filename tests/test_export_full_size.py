@@ -93,3 +93,25 @@ def test_full_size_se_resnet50_inspect_fuse_and_strip(tmp_path: Path, exporter: 
     run_fuse(FuseRequest(se_path, tmp_path / "stripped.onnx", strip=True))
     twin = onnx.load(str(tmp_path / "resnet50" / "1" / "model.onnx"))
     assert compare_models(twin, onnx.load(str(tmp_path / "stripped.onnx")), batches=(2,)).passed
+
+
+def test_full_size_se_resnet50_engines_in_every_precision(tmp_path: Path, digits_folders: dict[str, Path]) -> None:
+    """`build` makes FP32, FP16 and INT8 engines of the fused SE-ResNet-50 that ONNX Runtime CPU runs."""
+    from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
+    from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
+    from se_deploy.export_job import ExportRequest, run_export
+
+    run_export(ExportRequest(model="se_resnet50", output=tmp_path / "repo", with_twin=False))
+    source = tmp_path / "repo" / "se_resnet50" / "1" / "model.onnx"
+    x = np.random.default_rng(0).standard_normal((2, 3, 224, 224)).astype(np.float32)
+    reference = OnnxRuntimeRunner(source).infer(x)
+    for precision in ("fp32", "fp16", "int8"):
+        calib = digits_folders["train"] if precision == "int8" else None
+        result = build_onnxruntime_engine(
+            BuildRequest(source, tmp_path / precision, precision=precision, calib=calib, calib_samples=16)
+        )
+        assert result.description.fused and result.description.se_blocks == 16
+        logits = OnnxRuntimeRunner(tmp_path / precision).infer(x)
+        assert logits.shape == (2, 1000) and np.isfinite(logits).all()
+        if precision != "int8":  # random weights: INT8 only has to run; FP16 has to stay close
+            assert np.abs(logits - reference).max() <= 2e-2 * np.abs(reference).max()
