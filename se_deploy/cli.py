@@ -399,6 +399,160 @@ def eval_command(
     out.print(table)
 
 
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _batches(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in _csv(value))
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated batch sizes like 1,8,32, got {value!r}") from None
+
+
+@main.command("bench")
+@click.option("--model", "model_name", required=True, help="Zoo SE model name, or an .onnx file with SE blocks.")
+@click.option("--weights", default=None, help="Checkpoint for the zoo model (else the export's seeded random weights).")
+@click.option(
+    "--baseline",
+    default="twin",
+    show_default=True,
+    help="'twin' (SE stripped) or a zoo model / .onnx trained without SE.",
+)
+@click.option("--baseline-weights", default=None, help="Checkpoint for a zoo --baseline.")
+@click.option(
+    "--backend", "backends", default="onnxruntime", show_default=True, help="Comma list: onnxruntime,tensorrt,torch."
+)
+@click.option("--precision", "precisions", default="fp32", show_default=True, help="Comma list: fp32,fp16,int8.")
+@click.option(
+    "--batch", "batches", default="1,8", show_default=True, callback=_batches, help="Comma list of batch sizes."
+)
+@click.option("--data", type=click.Path(path_type=Path), default=None, help="Labeled image folder: adds top-1/top-5.")
+@click.option("--calib", type=click.Path(path_type=Path), default=None, help="Calibration images (int8).")
+@click.option("--calib-samples", type=int, default=256, show_default=True)
+@click.option(
+    "--peers", default="", help="Also measure: torch,torch-compile (PyTorch eager / torch.compile, FP32 CPU)."
+)
+@click.option("--rounds", type=int, default=10, show_default=True, help="Interleaved rounds.")
+@click.option("--iterations", type=int, default=5, show_default=True, help="Timed runs per variant per round.")
+@click.option("--warmup", type=int, default=3, show_default=True)
+@click.option("--threads", type=int, default=None, help="Intra-op threads [default: all cores].")
+@click.option("--profile", is_flag=True, help="Attribute the SE tax to its parts with ONNX Runtime's profiler.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("bench-report"),
+    show_default=True,
+    help="Folder for report.json, report.md and PNG plots.",
+)
+@click.option(
+    "--json", "json_path", type=click.Path(path_type=Path), default=None, help="Also write the JSON report here."
+)
+@_user_errors
+def bench_command(
+    model_name: str,
+    weights: str | None,
+    baseline: str,
+    baseline_weights: str | None,
+    backends: str,
+    precisions: str,
+    batches: tuple[int, ...],
+    data: Path | None,
+    calib: Path | None,
+    calib_samples: int,
+    peers: str,
+    rounds: int,
+    iterations: int,
+    warmup: int,
+    threads: int | None,
+    profile: bool,
+    out_dir: Path,
+    json_path: Path | None,
+) -> None:
+    """Latency and accuracy of stock vs fused vs the non-SE twin: what SE costs, and what se-deploy wins back."""
+    from se_deploy.bench.job import BenchRequest, run_bench
+    from se_deploy.bench.peers import parse_peers
+    from se_deploy.bench.report import markdown, write_json, write_plots
+    from se_deploy.fileio import atomic_write_text, ensure_writable_dir
+
+    request = BenchRequest(
+        model=model_name,
+        weights=weights,
+        baseline=baseline,
+        baseline_weights=baseline_weights,
+        backends=_csv(backends),
+        precisions=_csv(precisions),
+        batches=batches,
+        data=data,
+        calib=calib,
+        calib_samples=calib_samples,
+        peers=tuple(parse_peers(peers)),
+        rounds=rounds,
+        iterations=iterations,
+        warmup=warmup,
+        threads=threads,
+        profile=profile,
+    )
+    ensure_writable_dir(out_dir)
+    with err.status("preparing") as status:
+        report = run_bench(request, progress=lambda message: status.update(message)).to_dict()
+    write_json(report, out_dir / "report.json")
+    if json_path:
+        write_json(report, json_path)
+    atomic_write_text(out_dir / "report.md", markdown(report))
+    plots = write_plots(report, out_dir)
+    table = Table(
+        title=f"SE overhead of {report['models']['name']} (median of per-round ratios; 1.10 = 10% slower than the twin)"
+    )
+    for column in (
+        "backend",
+        "precision",
+        "batch",
+        "stock vs twin",
+        "fused vs twin",
+        "fused speed-up",
+        "twin p50 ms",
+        "noisy",
+    ):
+        table.add_column(column, justify="left" if column in {"backend", "precision"} else "right")
+    twin_p50 = {
+        (r["backend"], r["precision"], r["batch"]): r["latency_ms"]["p50"]
+        for r in report["results"]
+        if r["variant"] == "twin"
+    }
+    for row in report["overhead"]:
+        speedup = row["fused_speedup_vs_stock"]
+        table.add_row(
+            row["backend"],
+            row["precision"],
+            str(row["batch"]),
+            f"{row['stock_vs_twin']:.3f}" if row["stock_vs_twin"] else "-",
+            f"{row['fused_vs_twin']:.3f}" if row["fused_vs_twin"] else "-",
+            f"{1 / speedup:.3f}x" if speedup else "-",
+            f"{twin_p50.get((row['backend'], row['precision'], row['batch']), float('nan')):.2f}",
+            "yes" if row["noisy"] else "",
+        )
+    out.print(table)
+    if report["accuracy"]:
+        accuracy = Table(title="accuracy")
+        for column in ("backend", "precision", "variant", "top-1", "top-5"):
+            accuracy.add_column(column)
+        for row in report["accuracy"]:
+            accuracy.add_row(
+                row["backend"],
+                row["precision"],
+                row["variant"],
+                f"{row['top1']:.2%}" if row["top1"] is not None else "-",
+                f"{row['top5']:.2%}" if row["top5"] is not None else "-",
+            )
+        out.print(accuracy)
+    for note in report["notes"]:
+        err.print(f"[yellow]note:[/] {note}", highlight=False)
+    written = [out_dir / "report.json", out_dir / "report.md", *plots] + ([json_path] if json_path else [])
+    out.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+
+
 @main.command("make-digits")
 @click.argument("output", type=click.Path(path_type=Path))
 @click.option("--split", type=click.Choice(["train", "test", "all"]), default="test", show_default=True)

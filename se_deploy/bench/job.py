@@ -1,0 +1,324 @@
+"""``se-deploy bench``: what SE costs on each runtime, and what se-deploy wins back.
+
+Builds every variant (stock, fused, stripped twin, optional trained baseline) per precision, measures
+them interleaved, and derives ratios round by round. See ``report.py`` for the JSON schema.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
+from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
+from se_deploy.bench.accuracy import evaluate
+from se_deploy.bench.environment import environment
+from se_deploy.bench.latency import Measurement, measure_interleaved
+from se_deploy.bench.peers import TorchRunner
+from se_deploy.bench.stats import ratio_summary, summarize_latency, throughput_ips
+from se_deploy.bench.variants import BASELINE, FUSED, STOCK, TWIN, BenchModels, prepare_models
+from se_deploy.errors import InvalidArgumentError
+
+BACKENDS: tuple[str, ...] = ("onnxruntime", "tensorrt", "torch")
+SCHEMA = "se-deploy/bench/1"
+
+
+@dataclass(frozen=True)
+class BenchRequest:
+    model: str
+    weights: str | None = None
+    baseline: str = "twin"
+    baseline_weights: str | None = None
+    backends: tuple[str, ...] = ("onnxruntime",)
+    precisions: tuple[str, ...] = ("fp32",)
+    batches: tuple[int, ...] = (1, 8)
+    data: Path | None = None
+    calib: Path | None = None
+    calib_samples: int = 256
+    peers: tuple[str, ...] = ()
+    rounds: int = 10
+    iterations: int = 5
+    warmup: int = 3
+    threads: int | None = None
+    work: Path | None = None
+    profile: bool = False
+
+
+@dataclass
+class BenchReport:
+    request: dict[str, Any]
+    environment: dict[str, Any]
+    models: dict[str, Any]
+    results: list[dict[str, Any]] = field(default_factory=list)
+    overhead: list[dict[str, Any]] = field(default_factory=list)
+    fidelity: list[dict[str, Any]] = field(default_factory=list)
+    accuracy: list[dict[str, Any]] = field(default_factory=list)
+    profile: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "request": self.request,
+            "environment": self.environment,
+            "models": self.models,
+            "results": self.results,
+            "overhead": self.overhead,
+            "fidelity": self.fidelity,
+            "accuracy": self.accuracy,
+            "profile": self.profile,
+            "notes": self.notes,
+        }
+
+
+Progress = Callable[[str], None]
+
+
+def validate(request: BenchRequest) -> None:
+    unknown = [b for b in request.backends if b not in BACKENDS]
+    if unknown:
+        raise InvalidArgumentError(f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
+    bad = [p for p in request.precisions if p not in ("fp32", "fp16", "int8")]
+    if bad:
+        raise InvalidArgumentError(f"unknown precision(s) {', '.join(bad)}; choose from fp32, fp16, int8")
+    if "int8" in request.precisions and request.calib is None:
+        raise InvalidArgumentError("--precision int8 needs calibration images: pass --calib DIR")
+    if not request.batches or any(b < 1 for b in request.batches):
+        raise InvalidArgumentError("--batch takes positive batch sizes, e.g. 1,8,32")
+    if request.rounds < 2:
+        raise InvalidArgumentError("--rounds must be at least 2: ratios are summarized over rounds")
+
+
+def run_bench(request: BenchRequest, progress: Progress = lambda _m: None) -> BenchReport:
+    validate(request)
+    threads = request.threads or os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory(prefix="se-deploy-bench-") as scratch:
+        work = request.work or Path(scratch)
+        models = prepare_models(
+            request.model,
+            work,
+            weights=request.weights,
+            baseline=request.baseline,
+            baseline_weights=request.baseline_weights,
+            progress=progress,
+        )
+        report = BenchReport(
+            request=_request_dict(request, threads),
+            environment=environment(threads),
+            models={
+                "name": models.name,
+                "se_blocks": models.se_blocks,
+                "image_size": models.image_size,
+                "baseline": models.baseline_name or "twin (stripped)",
+            },
+        )
+        engines = _build_engines(request, models, work, report, progress)
+        runners: dict[tuple[str, ...], Any] = {
+            key: OnnxRuntimeRunner(path, threads=threads) for key, path in engines.items()
+        }
+        runners.update(_peer_runners(request, models, report))
+        inputs = {
+            b: np.random.default_rng(b).standard_normal((b, 3, models.image_size, models.image_size)).astype(np.float32)
+            for b in request.batches
+        }
+        measurements = measure_interleaved(
+            runners,
+            inputs,
+            warmup=request.warmup,
+            rounds=request.rounds,
+            iterations=request.iterations,
+            progress=progress,
+        )
+        report.results = _result_rows(measurements)
+        report.overhead = _overhead_rows(measurements, request.batches)
+        report.fidelity = _fidelity_rows(runners, models, inputs)
+        if request.data is not None:
+            report.accuracy = _accuracy_rows(engines, request.data, progress)
+        if request.profile:
+            from se_deploy.bench.profile import profile_se_tax
+
+            progress("profiling the SE tax")
+            report.profile = profile_se_tax(engines, inputs[min(request.batches)], threads)
+    return report
+
+
+def _request_dict(request: BenchRequest, threads: int) -> dict[str, Any]:
+    return {
+        "model": request.model,
+        "weights": request.weights,
+        "baseline": request.baseline,
+        "backends": list(request.backends),
+        "precisions": list(request.precisions),
+        "batches": list(request.batches),
+        "data": str(request.data) if request.data else None,
+        "peers": list(request.peers),
+        "rounds": request.rounds,
+        "iterations": request.iterations,
+        "warmup": request.warmup,
+        "threads": threads,
+    }
+
+
+def _build_engines(
+    request: BenchRequest, models: BenchModels, work: Path, report: BenchReport, progress: Progress
+) -> dict[tuple[str, ...], Path]:
+    engines: dict[tuple[str, ...], Path] = {}
+    for backend in request.backends:
+        if backend == "tensorrt":
+            report.notes.append("tensorrt: skipped; TensorRT cannot be installed on this machine (issue #7)")
+            continue
+        if backend == "torch":
+            report.notes.append(
+                "torch: the fused-kernel PyTorch GPU runtime is not built yet (issue #6); see --peers for eager/compile"
+            )
+            continue
+        sources = {STOCK: (models.stock, False), FUSED: (models.stock, True), TWIN: (models.twin, False)}
+        if models.baseline is not None:
+            sources[BASELINE] = (models.baseline, False)
+        for precision in request.precisions:
+            for variant, (source, fuse) in sources.items():
+                target = work / "engines" / f"{backend}-{variant}-{precision}"
+                progress(f"building {variant} {precision} ({backend})")
+                build_onnxruntime_engine(
+                    BuildRequest(
+                        source,
+                        target,
+                        precision=precision,
+                        fuse=fuse,
+                        calib=request.calib,
+                        calib_samples=request.calib_samples,
+                        force=True,
+                    )
+                )
+                engines[backend, variant, precision] = target
+    if not engines:
+        raise InvalidArgumentError("no backend could be measured on this machine: add --backend onnxruntime")
+    return engines
+
+
+def _peer_runners(request: BenchRequest, models: BenchModels, report: BenchReport) -> dict[tuple[str, ...], Any]:
+    runners: dict[tuple[str, ...], Any] = {}
+    if not request.peers:
+        return runners
+    if models.torch_model is None or models.torch_twin is None:
+        report.notes.append("peers: PyTorch peers need a zoo model (not an .onnx path); skipped")
+        return runners
+    for peer in request.peers:
+        backend = "torch-eager" if peer == "torch" else "torch-compile"
+        compiled = peer == "torch-compile"
+        runners[backend, STOCK, "fp32"] = TorchRunner(models.torch_model, compiled=compiled)
+        runners[backend, TWIN, "fp32"] = TorchRunner(models.torch_twin, compiled=compiled)
+    return runners
+
+
+def _result_rows(measurements: dict[tuple[tuple[str, ...], int], Measurement]) -> list[dict[str, Any]]:
+    rows = []
+    for (key, batch), measurement in measurements.items():
+        backend, variant, precision = key
+        latency = summarize_latency(measurement.samples_ms)
+        rows.append(
+            {
+                "variant": variant,
+                "backend": backend,
+                "precision": precision,
+                "batch": batch,
+                "latency_ms": {k: round(v, 3) for k, v in latency.to_dict().items()},
+                "throughput_ips": round(throughput_ips(batch, latency.p50), 2),
+                "samples": latency.samples,
+            }
+        )
+    return rows
+
+
+def _overhead_rows(
+    measurements: dict[tuple[tuple[str, ...], int], Measurement], batches: tuple[int, ...]
+) -> list[dict[str, Any]]:
+    rows = []
+    groups = sorted({(key[0], key[2]) for key, _batch in measurements})
+    for backend, precision in groups:
+        for batch in batches:
+
+            def rounds(
+                variant: str, backend: str = backend, precision: str = precision, batch: int = batch
+            ) -> list[float] | None:
+                measurement = measurements.get(((backend, variant, precision), batch))
+                return measurement.round_medians_ms if measurement else None
+
+            stock, fused, twin = rounds(STOCK), rounds(FUSED), rounds(TWIN)
+            if twin is None:
+                continue
+            row: dict[str, Any] = {"backend": backend, "precision": precision, "batch": batch}
+            stock_ratio = ratio_summary(stock, twin) if stock else None
+            fused_ratio = ratio_summary(fused, twin) if fused else None
+            speedup = ratio_summary(stock, fused) if stock and fused else None
+            row["stock_vs_twin"] = round(stock_ratio.median, 4) if stock_ratio else None
+            row["fused_vs_twin"] = round(fused_ratio.median, 4) if fused_ratio else None
+            row["fused_speedup_vs_stock"] = round(speedup.median, 4) if speedup else None
+            row["detail"] = {
+                "stock_vs_twin": stock_ratio.to_dict() if stock_ratio else None,
+                "fused_vs_twin": fused_ratio.to_dict() if fused_ratio else None,
+                "fused_speedup_vs_stock": speedup.to_dict() if speedup else None,
+            }
+            row["noisy"] = any(r.noisy for r in (stock_ratio, fused_ratio) if r is not None)
+            rows.append(row)
+    return rows
+
+
+def _fidelity_rows(
+    runners: dict[tuple[str, ...], Any], models: BenchModels, inputs: dict[int, np.ndarray]
+) -> list[dict[str, Any]]:
+    """Each ONNX Runtime variant vs PyTorch FP32 on the bench inputs (the twin vs the PyTorch twin)."""
+    if models.torch_model is None or models.torch_twin is None:
+        return []
+    rows = []
+    for batch, data in inputs.items():
+        with torch.inference_mode():
+            reference = {
+                STOCK: models.torch_model(torch.from_numpy(data)).numpy(),
+                TWIN: models.torch_twin(torch.from_numpy(data)).numpy(),
+            }
+        for key, runner in runners.items():
+            backend, variant, precision = key
+            if variant == BASELINE or backend.startswith("torch"):
+                continue
+            want = reference[TWIN if variant == TWIN else STOCK].astype(np.float64)
+            got = runner.infer(data).astype(np.float64)
+            rows.append(
+                {
+                    "backend": backend,
+                    "variant": variant,
+                    "precision": precision,
+                    "batch": batch,
+                    "reference": "pytorch fp32" + (" twin (shared weights)" if variant == TWIN else ""),
+                    "top1_agreement": float((want.argmax(1) == got.argmax(1)).mean()),
+                    "max_abs_error": float(np.abs(want - got).max()),
+                }
+            )
+    return rows
+
+
+def _accuracy_rows(engines: dict[tuple[str, ...], Path], data: Path, progress: Progress) -> list[dict[str, Any]]:
+    rows = []
+    for (backend, variant, precision), path in engines.items():
+        progress(f"accuracy of {variant} {precision} on {data}")
+        result = evaluate(path, data)
+        rows.append(
+            {
+                "backend": backend,
+                "variant": variant,
+                "precision": precision,
+                "images": result.images,
+                "top1": result.top1,
+                "top5": result.top5,
+                "note": "SE removed from a trained network: not a trained model" if variant == TWIN else None,
+            }
+        )
+    return rows

@@ -1,0 +1,104 @@
+"""Where the SE tax goes, from ONNX Runtime's own profiler: time per category, per variant.
+
+Categories: the SE block's squeeze, excitation and scale (stock graph), the fused SE node (its inlined
+ops), layout conversions ONNX Runtime inserts (``ReorderInput``/``ReorderOutput`` of its blocked NCHWc
+convs), residual adds and activations left as separate ops, and everything else (convolutions...).
+Comparing a variant with the twin shows which of these the SE added.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from se_deploy.rewrite.matcher import find_se_blocks
+
+ITERATIONS = 10
+_LAYOUT = {"ReorderInput", "ReorderOutput", "Transpose"}
+_RESIDUAL = {"Add", "Sum", "Relu"}
+
+
+def se_roles(model: onnx.ModelProto) -> dict[str, str]:
+    """Node name -> squeeze / excitation / scale for every SE block of the (stock) model."""
+    nodes = list(model.graph.node)
+    roles = {}
+    for block in find_se_blocks(model).blocks:
+        for position in block.nodes:
+            node = nodes[position]
+            if node.op_type in ("GlobalAveragePool", "ReduceMean"):
+                role = "SE squeeze"
+            elif node.op_type == "Mul" and block.input in node.input:
+                role = "SE scale"
+            else:
+                role = "SE excitation"
+            roles[node.name] = role
+    return roles
+
+
+def categorize(node_name: str, op_name: str, roles: dict[str, str]) -> str:
+    if node_name in roles:
+        return roles[node_name]
+    if node_name.startswith("se_deploy_"):
+        return "fused SE node"
+    if op_name in _LAYOUT:
+        return "layout conversions"
+    if op_name in _RESIDUAL:
+        return "residual add / activation (separate ops)"
+    return "convolutions and the rest"
+
+
+def profile_engine(path: Path, batch: np.ndarray, threads: int, roles: dict[str, str]) -> dict[str, float]:
+    """Mean ms per inference spent in each category."""
+    import onnxruntime as ort
+
+    from se_deploy.backends.onnxruntime.engine import EngineDescription
+
+    description = EngineDescription.read(path)
+    with tempfile.TemporaryDirectory(prefix="se-deploy-profile-") as scratch:
+        options = ort.SessionOptions()
+        options.enable_profiling = True
+        options.profile_file_prefix = os.path.join(scratch, "trace")
+        options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session = ort.InferenceSession(str(path / description.model_file), options, providers=description.providers)
+        name = session.get_inputs()[0].name
+        session.run(None, {name: batch})  # warm-up (also profiled; excluded below by run count)
+        for _ in range(ITERATIONS):
+            session.run(None, {name: batch})
+        trace = json.loads(Path(session.end_profiling()).read_text())
+    totals: dict[str, float] = defaultdict(float)
+    for event in trace:
+        if event.get("cat") != "Node" or not str(event.get("name", "")).endswith("_kernel_time"):
+            continue
+        node_name = event["name"][: -len("_kernel_time")]
+        totals[categorize(node_name, event.get("args", {}).get("op_name", ""), roles)] += event["dur"] / 1000.0
+    return {category: ms / (ITERATIONS + 1) for category, ms in totals.items()}
+
+
+def profile_se_tax(engines: dict[tuple[str, ...], Path], batch: np.ndarray, threads: int) -> list[dict[str, Any]]:
+    rows = []
+    for (backend, variant, precision), path in engines.items():
+        if backend != "onnxruntime" or variant == "baseline":
+            continue
+        model = onnx.load(str(path / "model.onnx"))
+        times = profile_engine(path, batch, threads, se_roles(model))
+        total = sum(times.values()) or 1.0
+        for category, ms in sorted(times.items(), key=lambda item: -item[1]):
+            rows.append(
+                {
+                    "variant": variant,
+                    "precision": precision,
+                    "category": category,
+                    "ms": round(ms, 4),
+                    "share": ms / total,
+                }
+            )
+    return rows

@@ -1,0 +1,194 @@
+"""Bench reports: JSON (the schema below), Markdown, and PNG plots.
+
+JSON schema ``se-deploy/bench/1``::
+
+    {
+      "schema": "se-deploy/bench/1",
+      "request": {...}, "environment": {date, cpu, cores, threads, gpu, os, python, versions{...}},
+      "models": {name, se_blocks, image_size, baseline},
+      "results":  [{variant, backend, precision, batch, latency_ms: {p50, p90, p99, mean}, throughput_ips, samples}],
+      "overhead": [{backend, precision, batch, stock_vs_twin, fused_vs_twin, fused_speedup_vs_stock,
+                    noisy, detail: {<ratio>: {median, iqr_low, iqr_high, rounds, noisy}}}],
+      "fidelity": [{backend, variant, precision, batch, reference, top1_agreement, max_abs_error}],
+      "accuracy": [{backend, variant, precision, images, top1, top5, note}],
+      "profile":  [{variant, precision, category, ms, share}],
+      "notes": [str]
+    }
+
+Ratios: 1.10 means 10% slower than the denominator (the twin for overheads); computed per round and
+summarized by the median; ``noisy`` when the inter-quartile spread of the per-round ratios is larger
+than the effect.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from se_deploy.fileio import atomic_write_text
+
+VARIANT_ORDER = ("stock", "fused", "twin", "baseline")
+
+
+def write_json(report: dict[str, Any], path: Path) -> None:
+    atomic_write_text(path, json.dumps(report, indent=2) + "\n")
+
+
+def markdown(report: dict[str, Any]) -> str:
+    env = report["environment"]
+    models = report["models"]
+    lines = [
+        f"# SE overhead: {models['name']}",
+        "",
+        f"{env['date']} · {env['cpu']} ({env['cores']} cores, {env['threads']} threads)"
+        + (f" · GPU {env['gpu']}" if env.get("gpu") else "")
+        + f" · {', '.join(f'{k} {v}' for k, v in env['versions'].items())}",
+        "",
+        f"{models['se_blocks']} SE blocks, {models['image_size']}x{models['image_size']} input; baseline: {models['baseline']}. "
+        f"Ratios are medians of per-round ratios (interleaved rounds: {report['request']['rounds']}); 1.10 = 10% slower.",
+        "",
+        "## SE overhead",
+        "",
+        "| backend | precision | batch | stock vs twin | fused vs twin | fused speed-up vs stock | noisy |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in report["overhead"]:
+        speedup = row["fused_speedup_vs_stock"]
+        lines.append(
+            f"| {row['backend']} | {row['precision']} | {row['batch']} | {_ratio(row['stock_vs_twin'])} | "
+            f"{_ratio(row['fused_vs_twin'])} | {f'{1 / speedup:.3f}x' if speedup else '-'} | {'yes' if row['noisy'] else ''} |"
+        )
+    lines += [
+        "",
+        "## Latency",
+        "",
+        "| backend | precision | variant | batch | p50 ms | p90 ms | p99 ms | mean ms | images/s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in sorted(report["results"], key=_row_order):
+        latency = row["latency_ms"]
+        lines.append(
+            f"| {row['backend']} | {row['precision']} | {row['variant']} | {row['batch']} | {latency['p50']:.2f} | "
+            f"{latency['p90']:.2f} | {latency['p99']:.2f} | {latency['mean']:.2f} | {row['throughput_ips']:.1f} |"
+        )
+    if report["fidelity"]:
+        lines += [
+            "",
+            "## Fidelity vs PyTorch FP32 (bench inputs)",
+            "",
+            "| backend | precision | variant | batch | top-1 agreement | max abs error |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in report["fidelity"]:
+            lines.append(
+                f"| {row['backend']} | {row['precision']} | {row['variant']} | {row['batch']} | "
+                f"{row['top1_agreement']:.2%} | {row['max_abs_error']:.3g} |"
+            )
+    if report["accuracy"]:
+        lines += [
+            "",
+            "## Accuracy",
+            "",
+            "| backend | precision | variant | images | top-1 | top-5 | note |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in report["accuracy"]:
+            top1 = f"{row['top1']:.2%}" if row["top1"] is not None else "-"
+            top5 = f"{row['top5']:.2%}" if row["top5"] is not None else "-"
+            lines.append(
+                f"| {row['backend']} | {row['precision']} | {row['variant']} | {row['images']} | {top1} | {top5} | {row['note'] or ''} |"
+            )
+    if report["profile"]:
+        lines += [
+            "",
+            "## Where the time goes (ONNX Runtime profiler)",
+            "",
+            "| variant | precision | category | ms | share |",
+            "|---|---|---|---|---|",
+        ]
+        for row in report["profile"]:
+            lines.append(
+                f"| {row['variant']} | {row['precision']} | {row['category']} | {row['ms']:.3f} | {row['share']:.1%} |"
+            )
+    if report["notes"]:
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in report["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def _ratio(value: float | None) -> str:
+    return f"{value:.3f}" if value is not None else "-"
+
+
+def _row_order(row: dict[str, Any]) -> tuple[Any, ...]:
+    variant = VARIANT_ORDER.index(row["variant"]) if row["variant"] in VARIANT_ORDER else 9
+    return (row["backend"], row["precision"], variant, row["batch"])
+
+
+def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
+    """latency.png (p50 vs batch, per variant) and overhead.png (SE overhead bars); [] without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import matplotlib.ticker
+    except ImportError:
+        return []
+    written = []
+    groups = sorted({(r["backend"], r["precision"]) for r in report["results"]})
+    figure, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), squeeze=False)
+    for axis, (backend, precision) in zip(axes[0], groups, strict=True):
+        for variant in VARIANT_ORDER:
+            rows = sorted(
+                (
+                    r
+                    for r in report["results"]
+                    if (r["backend"], r["precision"], r["variant"]) == (backend, precision, variant)
+                ),
+                key=lambda r: r["batch"],
+            )
+            if rows:
+                axis.plot([r["batch"] for r in rows], [r["latency_ms"]["p50"] for r in rows], marker="o", label=variant)
+        axis.set_xscale("log", base=2)
+        axis.set_yscale("log")
+        batches = sorted({r["batch"] for r in report["results"]})
+        axis.set_xticks(batches, [str(b) for b in batches])
+        axis.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        axis.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        axis.set_xlabel("batch")
+        axis.set_ylabel("p50 latency (ms)")
+        axis.set_title(f"{backend} {precision}")
+        axis.legend()
+        axis.grid(True, alpha=0.3)
+    figure.suptitle(f"{report['models']['name']}: latency by variant")
+    figure.tight_layout()
+    written.append(_save(figure, out / "latency.png"))
+    plt.close(figure)
+
+    rows = report["overhead"]
+    if rows:
+        labels = [f"{r['backend']}\n{r['precision']} b{r['batch']}" for r in rows]
+        stock = [((r["stock_vs_twin"] or 1.0) - 1.0) * 100 for r in rows]
+        fused = [((r["fused_vs_twin"] or 1.0) - 1.0) * 100 if r["fused_vs_twin"] is not None else 0.0 for r in rows]
+        figure, axis = plt.subplots(figsize=(max(6, 1.4 * len(rows)), 4))
+        positions = range(len(rows))
+        axis.bar([p - 0.2 for p in positions], stock, width=0.4, label="stock vs twin")
+        axis.bar([p + 0.2 for p in positions], fused, width=0.4, label="fused vs twin")
+        axis.axhline(0, color="black", linewidth=0.8)
+        axis.set_xticks(list(positions), labels, fontsize=8)
+        axis.set_ylabel("SE overhead (% latency vs twin)")
+        axis.set_title(f"{report['models']['name']}: what SE costs")
+        axis.legend()
+        axis.grid(True, axis="y", alpha=0.3)
+        figure.tight_layout()
+        written.append(_save(figure, out / "overhead.png"))
+        plt.close(figure)
+    return written
+
+
+def _save(figure: Any, path: Path) -> Path:
+    tmp = path.with_suffix(".tmp.png")
+    figure.savefig(tmp, dpi=110)
+    tmp.replace(path)
+    return path
