@@ -529,7 +529,7 @@ def bench_command(
             str(row["batch"]),
             f"{row['stock_vs_twin']:.3f}" if row["stock_vs_twin"] else "-",
             f"{row['fused_vs_twin']:.3f}" if row["fused_vs_twin"] else "-",
-            f"{1 / speedup:.3f}x" if speedup else "-",
+            f"{speedup:.3f}x" if speedup else "-",
             f"{twin_p50.get((row['backend'], row['precision'], row['batch']), float('nan')):.2f}",
             "yes" if row["noisy"] else "",
         )
