@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
+if not torch.cuda.is_available():
+    # No GPU: the Triton kernels run in Triton's CPU interpreter (read when kernels are defined).
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 from se_deploy.models import create_model
 
 

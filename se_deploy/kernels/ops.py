@@ -1,0 +1,212 @@
+"""The fused SE as a PyTorch op: ``torch.ops.se_deploy.squeeze_excitation``.
+
+Registered with ``torch.library`` (with a fake implementation), so ``torch.compile`` and CUDA graph
+capture treat it as one opaque op. It runs the Triton kernels on CUDA tensors, and on CPU tensors when
+Triton's interpreter is on (``TRITON_INTERPRET=1``, the tests); elsewhere the PyTorch reference.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.nn.functional as F
+
+ACTIVATIONS = ("relu", "silu", "hard_swish", "leaky_relu", "gelu")
+GATES = ("sigmoid", "hard_sigmoid")
+
+
+def reference(
+    x: torch.Tensor,
+    w1: torch.Tensor,
+    b1: torch.Tensor,
+    w2: torch.Tensor,
+    b2: torch.Tensor,
+    residual: torch.Tensor | None = None,
+    *,
+    activation: str = "relu",
+    gate: str = "sigmoid",
+    activation_alpha: float = 0.01,
+    gate_alpha: float = 1 / 6,
+    gate_beta: float = 0.5,
+    residual_relu: bool = True,
+) -> torch.Tensor:
+    """The op's semantics in plain PyTorch (FP32 math), the oracle for the kernels."""
+    squeezed = x.float().mean(dim=(2, 3))
+    hidden = squeezed @ w1.float().t() + b1.float()
+    hidden = {
+        "relu": F.relu,
+        "silu": F.silu,
+        "hard_swish": F.hardswish,
+        "leaky_relu": lambda t: F.leaky_relu(t, activation_alpha),
+        "gelu": F.gelu,
+    }[activation](hidden)
+    excited = hidden @ w2.float().t() + b2.float()
+    scale = torch.sigmoid(excited) if gate == "sigmoid" else torch.clamp(gate_alpha * excited + gate_beta, 0.0, 1.0)
+    out = x.float() * scale[:, :, None, None]
+    if residual is not None:
+        out = out + residual.float()
+        if residual_relu:
+            out = torch.relu(out)
+    return out.to(x.dtype).contiguous(memory_format=_memory_format(x))
+
+
+def _memory_format(x: torch.Tensor) -> torch.memory_format:
+    return (
+        torch.channels_last
+        if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+        else torch.contiguous_format
+    )
+
+
+def triton_enabled(x: torch.Tensor) -> bool:
+    return x.is_cuda or os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def _plane_strides(t: torch.Tensor) -> tuple[int, int, int]:
+    """(stride_n, stride_c, stride_hw) of an N, C, H, W tensor whose H*W plane is flattenable."""
+    return t.stride(0), t.stride(1), t.stride(3)
+
+
+def _flattenable(t: torch.Tensor) -> bool:
+    return t.stride(2) == t.shape[3] * t.stride(3) or t.shape[2] == 1
+
+
+def fused_se_triton(
+    x: torch.Tensor,
+    w1: torch.Tensor,
+    b1: torch.Tensor,
+    w2: torch.Tensor,
+    b2: torch.Tensor,
+    residual: torch.Tensor | None = None,
+    *,
+    activation: str = "relu",
+    gate: str = "sigmoid",
+    activation_alpha: float = 0.01,
+    gate_alpha: float = 1 / 6,
+    gate_beta: float = 0.5,
+    residual_relu: bool = True,
+) -> torch.Tensor:
+    import triton
+
+    from se_deploy.kernels.se_triton import ACTIVATION_CODES, GATE_CODES, excite_kernel, scale_kernel, squeeze_kernel
+
+    if x.dim() != 4:
+        raise ValueError(f"squeeze_excitation takes an N, C, H, W tensor, got shape {tuple(x.shape)}")
+    n, c, h, w = x.shape
+    reduced = w1.shape[0]
+    if w1.shape != (reduced, c) or w2.shape != (c, reduced) or b1.shape != (reduced,) or b2.shape != (c,):
+        raise ValueError(f"weights do not fit {c} channels: W1 {tuple(w1.shape)}, W2 {tuple(w2.shape)}")
+    if not _flattenable(x):
+        x = x.contiguous()
+    if residual is not None:
+        if residual.shape != x.shape:
+            raise ValueError(f"residual shape {tuple(residual.shape)} differs from the input's {tuple(x.shape)}")
+        if not _flattenable(residual):
+            residual = residual.contiguous()
+    hw = h * w
+    w1, b1, w2, b2 = (t.contiguous() for t in (w1, b1, w2, b2))
+    squeezed = torch.empty((n, c), device=x.device, dtype=torch.float32)
+    gates = torch.empty((n, c), device=x.device, dtype=torch.float32)
+    y = torch.empty_like(x)
+    channels_last = x.stride(1) == 1 and c > 1
+    block_c, block_hw = (64, 32) if channels_last else (16, 128)
+    sxn, sxc, sxhw = _plane_strides(x)
+    squeeze_kernel[(n, triton.cdiv(c, block_c))](
+        x, squeezed, c, hw, sxn, sxc, sxhw, 1.0 / hw, BLOCK_C=block_c, BLOCK_HW=block_hw
+    )
+    block_r = max(2, triton.next_power_of_2(reduced))
+    excite_c = max(2, min(64, 8192 // block_r))
+    excite_kernel[(n,)](
+        squeezed,
+        w1,
+        b1,
+        w2,
+        b2,
+        gates,
+        c,
+        reduced,
+        float(activation_alpha),
+        float(gate_alpha),
+        float(gate_beta),
+        ACT=ACTIVATION_CODES[activation],
+        GATE=GATE_CODES[gate],
+        BLOCK_C=excite_c,
+        BLOCK_R=block_r,
+    )
+    r = residual if residual is not None else x
+    srn, src, srhw = _plane_strides(r)
+    syn, syc, syhw = _plane_strides(y)
+    grid = (n, triton.cdiv(c, block_c), triton.cdiv(hw, block_hw))
+    scale_kernel[grid](
+        x,
+        gates,
+        r,
+        y,
+        c,
+        hw,
+        sxn,
+        sxc,
+        sxhw,
+        srn,
+        src,
+        srhw,
+        syn,
+        syc,
+        syhw,
+        HAS_RESIDUAL=residual is not None,
+        RESIDUAL_RELU=bool(residual_relu),
+        BLOCK_C=block_c,
+        BLOCK_HW=block_hw,
+    )
+    return y
+
+
+@torch.library.custom_op("se_deploy::squeeze_excitation", mutates_args=())
+def squeeze_excitation(
+    x: torch.Tensor,
+    w1: torch.Tensor,
+    b1: torch.Tensor,
+    w2: torch.Tensor,
+    b2: torch.Tensor,
+    residual: torch.Tensor | None,
+    activation: str,
+    gate: str,
+    activation_alpha: float,
+    gate_alpha: float,
+    gate_beta: float,
+    residual_relu: bool,
+) -> torch.Tensor:
+    implementation = fused_se_triton if triton_enabled(x) else reference
+    return implementation(
+        x,
+        w1,
+        b1,
+        w2,
+        b2,
+        residual,
+        activation=activation,
+        gate=gate,
+        activation_alpha=activation_alpha,
+        gate_alpha=gate_alpha,
+        gate_beta=gate_beta,
+        residual_relu=residual_relu,
+    )
+
+
+@squeeze_excitation.register_fake
+def _squeeze_excitation_fake(
+    x: torch.Tensor,
+    w1: torch.Tensor,
+    b1: torch.Tensor,
+    w2: torch.Tensor,
+    b2: torch.Tensor,
+    residual: torch.Tensor | None,
+    activation: str,
+    gate: str,
+    activation_alpha: float,
+    gate_alpha: float,
+    gate_beta: float,
+    residual_relu: bool,
+) -> torch.Tensor:
+    return torch.empty_like(x)
