@@ -125,6 +125,11 @@ def run_bench(request: BenchRequest, progress: Progress = lambda _m: None) -> Be
             key: OnnxRuntimeRunner(path, threads=threads) for key, path in engines.items()
         }
         runners.update(_peer_runners(request, models, report))
+        runners.update(_torch_gpu_runners(request, models, report))
+        if not runners:
+            raise InvalidArgumentError(
+                "nothing could be measured on this machine: " + "; ".join(report.notes) + ". Add --backend onnxruntime."
+            )
         inputs = {
             b: np.random.default_rng(b).standard_normal((b, 3, models.image_size, models.image_size)).astype(np.float32)
             for b in request.batches
@@ -199,9 +204,30 @@ def _build_engines(
                     )
                 )
                 engines[backend, variant, precision] = target
-    if not engines:
+    if not engines and request.backends != ("torch",):
         raise InvalidArgumentError("no backend could be measured on this machine: add --backend onnxruntime")
     return engines
+
+
+def _torch_gpu_runners(request: BenchRequest, models: BenchModels, report: BenchReport) -> dict[tuple[str, ...], Any]:
+    """The fused-kernel PyTorch runtime (FP16, channels-last, CUDA graphs) next to the same model unfused."""
+    if "torch" not in request.backends:
+        return {}
+    if not torch.cuda.is_available():
+        report.notes.append(
+            "torch: the fused PyTorch runtime runs on a CUDA GPU; none is visible here, so it was skipped"
+        )
+        return {}
+    if models.torch_model is None or models.torch_twin is None:
+        report.notes.append("torch: needs a zoo model (not an .onnx path); skipped")
+        return {}
+    from se_deploy.backends.torch.runner import TorchRunner
+
+    return {
+        ("torch-cuda", STOCK, "fp16"): TorchRunner.create(models.torch_model, mode="cuda_graph"),
+        ("torch-cuda", FUSED, "fp16"): TorchRunner.create(models.torch_model, mode="fused"),
+        ("torch-cuda", TWIN, "fp16"): TorchRunner.create(models.torch_twin, mode="cuda_graph"),
+    }
 
 
 def _peer_runners(request: BenchRequest, models: BenchModels, report: BenchReport) -> dict[tuple[str, ...], Any]:

@@ -100,3 +100,12 @@ def test_bad_requests() -> None:
         run_bench(BenchRequest(model="resnet_tiny"))
     with pytest.raises(InvalidArgumentError, match="at least 2"):
         run_bench(BenchRequest(model="se_resnet_tiny", rounds=1))
+
+
+def test_torch_backend_without_a_gpu_says_why() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(InvalidArgumentError, match="runs on a CUDA GPU"):
+        run_bench(BenchRequest(model="se_resnet_tiny", backends=("torch",), rounds=2, iterations=1, batches=(1,)))
