@@ -553,6 +553,53 @@ def bench_command(
     out.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
 
 
+@main.command("package")
+@click.argument("models", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--output", type=click.Path(path_type=Path), default=Path("models"), show_default=True, help="Model repository."
+)
+@click.option(
+    "--name", "names", multiple=True, help="Repository name per model, in order [default: from its metadata]."
+)
+@click.option("--max-batch", type=int, default=64, show_default=True, help="Triton max_batch_size.")
+@click.option("--preferred-batch", default="8,16,32", show_default=True, help="Dynamic batching preferred sizes.")
+@click.option("--instances", type=int, default=1, show_default=True, help="Model instances.")
+@click.option("--kind", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True, help="Instance kind.")
+@click.option("--force", is_flag=True, help="Replace models already in the repository.")
+@_user_errors
+def package_command(
+    models: tuple[Path, ...],
+    output: Path,
+    names: tuple[str, ...],
+    max_batch: int,
+    preferred_batch: str,
+    instances: int,
+    kind: str,
+    force: bool,
+) -> None:
+    """Write a Triton Inference Server model repository from ONNX models and engine folders."""
+    from se_deploy.repository import ServingOptions
+    from se_deploy.serve.package import package
+
+    try:
+        preferred = tuple(int(p) for p in _csv(preferred_batch))
+    except ValueError:
+        raise click.BadParameter(
+            f"expected comma-separated sizes, got {preferred_batch!r}", param_hint="--preferred-batch"
+        ) from None
+    options = ServingOptions(
+        max_batch_size=max_batch, preferred_batch_sizes=preferred, instances=instances, kind=f"KIND_{kind.upper()}"
+    )
+    packaged = package(list(models), output, names=list(names) or None, options=options, force=force)
+    for item in packaged:
+        check = (
+            "validated against Triton's ModelConfig"
+            if item.validated
+            else "not validated (pip install 'se-deploy[serve]')"
+        )
+        out.print(f"{output / item.name}  <- {item.source}  ({check})", highlight=False)
+
+
 @main.command("make-digits")
 @click.argument("output", type=click.Path(path_type=Path))
 @click.option("--split", type=click.Choice(["train", "test", "all"]), default="test", show_default=True)

@@ -7,6 +7,7 @@ was.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -35,10 +36,11 @@ from se_deploy.fileio import atomic_write_text, ensure_writable_dir, replace_dir
 from se_deploy.model_metadata import embed_file
 from se_deploy.models.checkpoint import WeightsInfo, load_pretrained, sha256_of
 from se_deploy.models.registry import ModelSpec, get_spec
-from se_deploy.repository import ModelPaths, TensorSpec, triton_config
+from se_deploy.repository import ModelPaths, TensorSpec, parse_triton_config, triton_config
 
 METADATA_SCHEMA = "se-deploy/model-metadata/1"
 DEFAULT_SEED = 0
+MAX_BATCH = 64  # the Triton config's max_batch_size, and the runtime API's limit, for dynamic-batch exports
 
 
 @dataclass(frozen=True)
@@ -196,7 +198,10 @@ def _config_for(name: str, num_classes: int, image_size: int, batch: int | None)
     batch_dim = batch or -1
     inputs = [TensorSpec(INPUT_NAME, "float32", (batch_dim, 3, image_size, image_size))]
     outputs = [TensorSpec(OUTPUT_NAME, "float32", (batch_dim, num_classes))]
-    return triton_config(name, inputs, outputs)
+    text = triton_config(name, inputs, outputs, max_batch_size=MAX_BATCH)
+    with contextlib.suppress(ImportError):  # without tritonclient the config is written unvalidated
+        parse_triton_config(text)  # Triton's own ModelConfig protobuf
+    return text
 
 
 def _embedded_facts(
@@ -214,6 +219,7 @@ def _embedded_facts(
         "weights": {"source": source, "sha256": weights.sha256 if weights and role == "model" else None},
         "weights_from": None if role == "model" else exported.name,
         "random_seed": None if weights else DEFAULT_SEED,
+        "max_batch": MAX_BATCH,
     }
 
 

@@ -51,14 +51,40 @@ class ModelPaths:
         return self.directory / METADATA_FILENAME
 
 
-def triton_config(name: str, inputs: list[TensorSpec], outputs: list[TensorSpec], *, max_batch_size: int = 64) -> str:
-    """``config.pbtxt`` for an ONNX model served by Triton's ONNX Runtime backend.
+@dataclass(frozen=True)
+class ServingOptions:
+    """The Triton knobs se-deploy sets: batch limit, dynamic batching, model instances."""
 
-    With a dynamic batch dimension Triton owns the batch (``max_batch_size`` > 0, dims without it);
-    with a fixed batch the dims carry it and ``max_batch_size`` is 0.
+    max_batch_size: int = 64
+    preferred_batch_sizes: tuple[int, ...] = (8, 16, 32)
+    max_queue_delay_us: int = 500
+    instances: int = 1
+    kind: str = "KIND_CPU"  # KIND_CPU or KIND_GPU
+    platform: str = "onnxruntime_onnx"  # or tensorrt_plan
+
+
+def triton_config(
+    name: str,
+    inputs: list[TensorSpec],
+    outputs: list[TensorSpec],
+    *,
+    max_batch_size: int = 64,
+    options: ServingOptions | None = None,
+    notes: tuple[str, ...] = (),
+) -> str:
+    """``config.pbtxt`` for Triton Inference Server.
+
+    With a dynamic batch dimension Triton owns the batch (``max_batch_size`` > 0, dims without it, dynamic
+    batching on); with a fixed batch the dims carry it and ``max_batch_size`` is 0.
     """
+    options = options or ServingOptions(max_batch_size=max_batch_size)
     dynamic = all(spec.shape[0] == -1 for spec in inputs + outputs)
-    lines = [f'name: "{name}"', 'platform: "onnxruntime_onnx"', f"max_batch_size: {max_batch_size if dynamic else 0}"]
+    lines = [f"# {note}" for note in notes]
+    lines += [
+        f'name: "{name}"',
+        f'platform: "{options.platform}"',
+        f"max_batch_size: {options.max_batch_size if dynamic else 0}",
+    ]
     for section, specs in (("input", inputs), ("output", outputs)):
         entries = []
         for spec in specs:
@@ -69,5 +95,19 @@ def triton_config(name: str, inputs: list[TensorSpec], outputs: list[TensorSpec]
             )
         lines.append(f"{section} [\n" + ",\n".join(entries) + "\n]")
     if dynamic:
-        lines.append("dynamic_batching { }")
+        preferred = [b for b in options.preferred_batch_sizes if b <= options.max_batch_size]
+        lines.append(
+            "dynamic_batching {\n"
+            + (f"  preferred_batch_size: [ {', '.join(map(str, preferred))} ]\n" if preferred else "")
+            + f"  max_queue_delay_microseconds: {options.max_queue_delay_us}\n}}"
+        )
+    lines.append(f"instance_group [\n  {{\n    count: {options.instances}\n    kind: {options.kind}\n  }}\n]")
     return "\n".join(lines) + "\n"
+
+
+def parse_triton_config(text: str):  # type: ignore[no-untyped-def]
+    """Parse into Triton's own ``ModelConfig`` protobuf (shipped by ``tritonclient``); raises on any error."""
+    from google.protobuf import text_format
+    from tritonclient.grpc import model_config_pb2
+
+    return text_format.Parse(text, model_config_pb2.ModelConfig())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,22 +80,37 @@ def _read_labels(path: Path) -> dict[str, int]:
 
 
 def load_image(path: Path, preprocessing: Preprocessing) -> np.ndarray:
-    """One image as a float32 (3, crop, crop) array: resize shorter side, center crop, scale, normalize."""
+    """One image file as a float32 (3, crop, crop) array: resize shorter side, center crop, scale, normalize."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
-            image = image.convert(preprocessing.color_space)
-            width, height = image.size
-            scale = preprocessing.resize_size / min(width, height)
-            size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            image = image.resize(size, _RESAMPLING.get(preprocessing.interpolation, 2))
-            crop = preprocessing.crop_size
-            left, top = (size[0] - crop) // 2, (size[1] - crop) // 2
-            image = image.crop((left, top, left + crop, top + crop))
-            array = np.asarray(image, dtype=np.float32) / 255.0
+            return preprocess_image(image, preprocessing)
     except (UnidentifiedImageError, OSError) as exc:
         raise InvalidArgumentError(f"cannot read image {str(path)!r}: {exc}") from None
+
+
+def preprocess_image(image: Any, preprocessing: Preprocessing) -> np.ndarray:
+    """A PIL image, or an H x W x 3 (or H x W) uint8 array, through the eval transform."""
+    from PIL import Image
+
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+            raise InvalidArgumentError(
+                f"expected an H x W x 3 uint8 image array, got {image.dtype} of shape {image.shape}"
+            )
+        image = Image.fromarray(image)
+    if not isinstance(image, Image.Image):
+        raise InvalidArgumentError(f"expected a PIL image or a uint8 array, got {type(image).__name__}")
+    image = image.convert(preprocessing.color_space)
+    width, height = image.size
+    scale = preprocessing.resize_size / min(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    image = image.resize(size, _RESAMPLING.get(preprocessing.interpolation, 2))
+    crop = preprocessing.crop_size
+    left, top = (size[0] - crop) // 2, (size[1] - crop) // 2
+    image = image.crop((left, top, left + crop, top + crop))
+    array = np.asarray(image, dtype=np.float32) / 255.0
     low, high = preprocessing.pixel_range
     array = array * (high - low) + low
     array = (array - np.asarray(preprocessing.mean, np.float32)) / np.asarray(preprocessing.std, np.float32)

@@ -1,0 +1,132 @@
+"""``se-deploy package``: a Triton Inference Server model repository from several models or engines.
+
+Each entry becomes ``<repo>/<name>/config.pbtxt`` + ``<repo>/<name>/1/model.onnx`` (platform
+``onnxruntime_onnx``). TensorRT plans (``tensorrt_plan``) follow once the TensorRT backend exists.
+Every config is parsed into Triton's own ``ModelConfig`` protobuf before anything is written, when
+``tritonclient`` is installed (``pip install 'se-deploy[serve]'``).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+
+from se_deploy import model_metadata
+from se_deploy.backends.onnxruntime.engine import ENGINE_FILENAME, EngineDescription
+from se_deploy.errors import InvalidArgumentError, OutputError
+from se_deploy.fileio import atomic_write_text, ensure_writable_dir, replace_dir, staging_dir
+from se_deploy.repository import ModelPaths, ServingOptions, TensorSpec, parse_triton_config, triton_config
+from se_deploy.rewrite.job import load_onnx
+
+_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "float16"}
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    name: str
+    source: str
+    config: str
+    validated: bool
+
+
+def model_name_for(path: Path) -> str:
+    """Default repository name: the engine's model and precision, or the ONNX file's model name."""
+    if path.is_dir() and (path / ENGINE_FILENAME).exists():
+        description = EngineDescription.read(path)
+        base = description.model_name or path.name
+        return f"{base}_{description.precision}" + ("_fused" if description.fused else "")
+    facts = model_metadata.read(load_onnx(path))
+    return facts.get("model") or path.stem
+
+
+def _model_file(path: Path) -> Path:
+    if path.is_dir():
+        return path / EngineDescription.read(path).model_file
+    if path.suffix in (".plan", ".engine"):
+        raise InvalidArgumentError(f"{str(path)!r}: TensorRT plans are not supported until the TensorRT backend exists")
+    return path
+
+
+def config_for(model: onnx.ModelProto, name: str, options: ServingOptions) -> str:
+    inputs = [
+        _spec(value) for value in model.graph.input if value.name not in {i.name for i in model.graph.initializer}
+    ]
+    outputs = [_spec(value) for value in model.graph.output]
+    notes = []
+    if any(node.domain == "se_deploy" for node in model.graph.node):
+        notes.append("SE blocks are se_deploy fused nodes; ONNX Runtime runs them through the model-local functions")
+    return triton_config(name, inputs, outputs, options=options, notes=tuple(notes))
+
+
+def _spec(value: onnx.ValueInfoProto) -> TensorSpec:
+    tensor = value.type.tensor_type
+    if tensor.elem_type not in _DTYPES:
+        raise InvalidArgumentError(
+            f"tensor {value.name!r} has element type {tensor.elem_type}; se-deploy packages float models"
+        )
+    shape = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in tensor.shape.dim)
+    if any(d == -1 for d in shape[1:]):
+        raise InvalidArgumentError(
+            f"tensor {value.name!r} has dynamic non-batch dimensions {shape}; export with a fixed image size"
+        )
+    return TensorSpec(value.name, _DTYPES[tensor.elem_type], shape)
+
+
+def package(
+    sources: list[Path],
+    output: Path,
+    *,
+    names: list[str] | None = None,
+    options: ServingOptions | None = None,
+    force: bool = False,
+    validate: bool = True,
+) -> list[PackagedModel]:
+    """Write every source into the repository ``output``; all or nothing."""
+    options = options or ServingOptions()
+    if not sources:
+        raise InvalidArgumentError("give at least one ONNX model or engine folder to package")
+    if names and len(names) != len(sources):
+        raise InvalidArgumentError(f"{len(names)} --name values for {len(sources)} models; give one per model or none")
+    if options.max_batch_size < 1:
+        raise InvalidArgumentError("--max-batch must be at least 1")
+    chosen = names or [model_name_for(path) for path in sources]
+    for name in chosen:
+        if not _NAME.match(name):
+            raise InvalidArgumentError(f"model name {name!r} may only use letters, digits, '.', '_' and '-'")
+    duplicates = {n for n in chosen if chosen.count(n) > 1}
+    if duplicates:
+        raise InvalidArgumentError(f"two models would be named {', '.join(sorted(duplicates))}; pass --name for each")
+    root = ensure_writable_dir(output)
+    existing = [n for n in chosen if (root / n).exists()]
+    if existing and not force:
+        raise OutputError(f"{', '.join(str(root / n) for n in existing)} already exist; pass --force to replace")
+    packaged = []
+    with staging_dir(root) as staging:
+        for source, name in zip(sources, chosen, strict=True):
+            model_file = _model_file(source)
+            model = load_onnx(model_file)
+            text = config_for(model, name, options)
+            validated = False
+            if validate:
+                try:
+                    parse_triton_config(text)
+                    validated = True
+                except ImportError:
+                    pass  # tritonclient not installed: written unvalidated, and said so
+                except Exception as exc:  # protobuf's ParseError: a bug in the writer, never the user's input
+                    raise InvalidArgumentError(
+                        f"generated config for {name!r} does not parse as Triton's ModelConfig: {exc}"
+                    ) from exc
+            staged = ModelPaths(staging, name)
+            staged.model.parent.mkdir(parents=True)
+            shutil.copyfile(model_file, staged.model)
+            atomic_write_text(staged.config, text)
+            packaged.append(PackagedModel(name, str(source), text, validated))
+        for item in packaged:
+            replace_dir(staging / item.name, root / item.name, staging)
+    return packaged

@@ -1,0 +1,144 @@
+"""The runtime API for embedding: ``engine = se_deploy.load(path); logits = engine(batch)``.
+
+``path`` is an ONNX file, an se-deploy ONNX Runtime engine folder (``engine.json``), or a TensorRT plan
+(``.plan`` with its sidecar). Inputs are validated against the engine before anything runs; one engine
+may be called from several threads (ONNX Runtime sessions are safe for concurrent ``run`` calls).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from se_deploy import model_metadata
+from se_deploy.backends.onnxruntime.engine import ENGINE_FILENAME, EngineDescription
+from se_deploy.data.images import load_image, preprocess_image
+from se_deploy.errors import InvalidArgumentError
+from se_deploy.models.registry import Preprocessing
+from se_deploy.rewrite.job import load_onnx
+
+_NUMPY = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    dtype: np.dtype
+    shape: tuple[int | None, ...]  # None where the engine takes any size (the batch)
+    min_batch: int
+    max_batch: int | None  # None: no limit known
+
+    def describe(self) -> str:
+        dims = ", ".join("N" if d is None else str(d) for d in self.shape)
+        limit = f"{self.min_batch}..{self.max_batch}" if self.max_batch else f">= {self.min_batch}"
+        return f"{self.name}: {self.dtype.name}[{dims}], batch {limit}"
+
+
+class Engine:
+    """A loaded engine: ``engine(batch) -> logits``; ``engine.preprocess(image) -> one input sample``."""
+
+    def __init__(
+        self,
+        session: Any,
+        model_path: Path,
+        source: str,
+        preprocessing: Preprocessing,
+        max_batch: int | None,
+        description: EngineDescription | None,
+    ) -> None:
+        self._session = session
+        self.model_path = model_path
+        self.source = source
+        self.preprocessing = preprocessing
+        self.description = description
+        first = session.get_inputs()[0]
+        if first.type not in _NUMPY:
+            raise InvalidArgumentError(
+                f"{source}: input {first.name!r} has type {first.type}; se-deploy serves float image models"
+            )
+        shape = tuple(d if isinstance(d, int) else None for d in first.shape)
+        fixed_batch = shape[0]
+        self.input_spec = InputSpec(
+            name=first.name,
+            dtype=np.dtype(_NUMPY[first.type]),
+            shape=shape,
+            min_batch=fixed_batch or 1,
+            max_batch=fixed_batch or max_batch,
+        )
+        self.output_names = [o.name for o in session.get_outputs()]
+
+    def __repr__(self) -> str:
+        return f"Engine({self.source!r}, {self.input_spec.describe()})"
+
+    def check(self, batch: Any) -> np.ndarray:
+        """Raise InvalidArgumentError unless ``batch`` fits the engine; returns it unchanged."""
+        spec = self.input_spec
+        if not isinstance(batch, np.ndarray):
+            raise InvalidArgumentError(f"expected a numpy array for {spec.describe()}, got {type(batch).__name__}")
+        if batch.dtype != spec.dtype:
+            raise InvalidArgumentError(
+                f"input dtype {batch.dtype} does not match the engine's {spec.dtype} ({spec.describe()}); "
+                f"convert with batch.astype(np.{spec.dtype.name})"
+            )
+        if batch.ndim != len(spec.shape):
+            raise InvalidArgumentError(
+                f"expected a rank-{len(spec.shape)} batch ({spec.describe()}), got shape {batch.shape}"
+            )
+        for axis, (want, got) in enumerate(zip(spec.shape, batch.shape, strict=True)):
+            if axis > 0 and want is not None and want != got:
+                raise InvalidArgumentError(
+                    f"dimension {axis} must be {want}, got shape {batch.shape} ({spec.describe()})"
+                )
+        n = batch.shape[0]
+        if n < spec.min_batch or (spec.max_batch is not None and n > spec.max_batch):
+            raise InvalidArgumentError(
+                f"batch size {n} is outside the engine's range ({spec.describe()}); split the batch"
+            )
+        return batch
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        self.check(batch)
+        outputs = self._session.run(self.output_names[:1], {self.input_spec.name: batch})
+        return np.asarray(outputs[0])
+
+    def preprocess(self, image: Any) -> np.ndarray:
+        """A PIL image, uint8 H x W x 3 array or image path -> one (3, H, W) sample in the engine's dtype."""
+        if isinstance(image, str | os.PathLike):
+            sample = load_image(Path(image), self.preprocessing)
+        else:
+            sample = preprocess_image(image, self.preprocessing)
+        return sample.astype(self.input_spec.dtype, copy=False)
+
+
+def load(path: str | os.PathLike[str], *, threads: int | None = None, max_batch: int | None = None) -> Engine:
+    """Load an ONNX file, an se-deploy engine folder, or a TensorRT plan; see the module docstring."""
+    import onnxruntime as ort
+
+    path = Path(path)
+    if path.suffix in (".plan", ".engine"):
+        from se_deploy.serve.tensorrt_loader import load_plan
+
+        return load_plan(path)
+    description = None
+    providers = ["CPUExecutionProvider"]
+    if path.is_dir() or path.name == ENGINE_FILENAME:
+        folder = path if path.is_dir() else path.parent
+        description = EngineDescription.read(folder)
+        model_path = folder / description.model_file
+        providers = description.providers
+    else:
+        model_path = path
+    model = load_onnx(model_path)
+    facts = model_metadata.read(model)
+    preprocessing = model_metadata.preprocessing_of(model) or model_metadata.default_preprocessing(model)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=providers)
+    limit = max_batch or facts.get("max_batch")
+    return Engine(session, model_path, str(path), preprocessing, int(limit) if limit else None, description)
