@@ -1,0 +1,59 @@
+"""A real Triton Inference Server (NVIDIA PyTriton's bundled tritonserver) on loopback, serving an
+se-deploy INT8 engine under concurrent load; every answer is checked against the runtime API.
+
+PyTriton pins numpy < 2, so it lives in its own environment: `bash scripts/setup_serve_env.sh` and
+SE_DEPLOY_SERVE_PYTHON pointing at its python (.ci/run does both)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVE_PYTHON = os.environ.get("SE_DEPLOY_SERVE_PYTHON")
+
+
+@pytest.mark.skipif(
+    not SERVE_PYTHON, reason="no serve environment: bash scripts/setup_serve_env.sh, then set SE_DEPLOY_SERVE_PYTHON"
+)
+def test_triton_serves_an_engine_under_concurrent_load(tmp_path: Path, digits_models, digits_folders) -> None:  # type: ignore[no-untyped-def]
+    engine = tmp_path / "int8"
+    build_onnxruntime_engine(
+        BuildRequest(
+            digits_models["se_resnet_tiny"], engine, precision="int8", calib=digits_folders["train"], calib_samples=64
+        )
+    )
+    out = tmp_path / "serve.json"
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [
+            str(SERVE_PYTHON),
+            str(ROOT / "benchmarks" / "triton_serve_check.py"),
+            "--engine",
+            str(engine),
+            "--requests",
+            "120",
+            "--concurrency",
+            "8",
+            "--max-seconds",
+            "120",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert out.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = json.loads(out.read_text())
+    assert record["answered"] == 120 and record["errors"] == 0 and record["mismatches"] == 0, record
+    assert record["p50_ms"] > 0 and record["p99_ms"] >= record["p50_ms"]
+    assert proc.returncode == 0
