@@ -8,5 +8,5 @@ venv="${1:-.venv-serve}"
 python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/pip" install --quiet torch==2.13.0
-"$venv/bin/pip" install --quiet -e . "nvidia-pytriton==0.7.*" "tritonclient[http]>=2.40"
+"$venv/bin/pip" install --quiet -e . "nvidia-pytriton==0.7.*" "tritonclient[grpc,http]>=2.40"
 echo "serve environment ready: export SE_DEPLOY_SERVE_PYTHON=$(cd "$venv" && pwd)/bin/python"

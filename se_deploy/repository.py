@@ -107,7 +107,9 @@ def triton_config(
 
 def parse_triton_config(text: str):  # type: ignore[no-untyped-def]
     """Parse into Triton's own ``ModelConfig`` protobuf (shipped by ``tritonclient``); raises on any error."""
-    from google.protobuf import text_format
-    from tritonclient.grpc import model_config_pb2
-
+    try:
+        from google.protobuf import text_format
+        from tritonclient.grpc import model_config_pb2
+    except (ImportError, RuntimeError) as exc:  # tritonclient without its grpc extra raises RuntimeError
+        raise ImportError(f"Triton's ModelConfig protobuf needs tritonclient[grpc]: {exc}") from None
     return text_format.Parse(text, model_config_pb2.ModelConfig())

@@ -26,3 +26,21 @@ def test_fixed_batch_config_keeps_the_batch_in_dims() -> None:
     assert "max_batch_size: 0" in text
     assert "dims: [ 4, 3, 32, 32 ]" in text
     assert "dynamic_batching" not in text
+
+
+def test_missing_grpc_support_is_an_import_error(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """tritonclient without its grpc extra raises RuntimeError on import; export must not break on it."""
+    import sys
+    import types
+
+    import pytest
+
+    from se_deploy.repository import parse_triton_config
+
+    class NoGrpc(types.ModuleType):
+        def __getattr__(self, name: str) -> object:
+            raise RuntimeError("The installation does not include grpc support.")
+
+    monkeypatch.setitem(sys.modules, "tritonclient.grpc", NoGrpc("tritonclient.grpc"))
+    with pytest.raises(ImportError, match=r"tritonclient\[grpc\]"):
+        parse_triton_config('name: "m"')

@@ -137,3 +137,85 @@ def scale_kernel(
         if RESIDUAL_RELU:
             y = tl.maximum(y, 0.0)
     tl.store(y_ptr + n * syn + hw[:, None] * syhw + c[None, :] * syc, y.to(y_ptr.dtype.element_ty), mask=mask)
+
+
+# --- Ahead-of-time entry points for TensorRT plugins -------------------------------------------------
+# TensorRT's AOT plugins launch one kernel with the arguments (input pointers, extra int32 scalars,
+# output pointers), on linear NCHW tensors; attributes are baked in as constexprs. These wrappers give
+# the kernels above that calling convention.
+
+
+@triton.jit
+def se_squeeze_aot(x_ptr, C, HW, s_ptr, BLOCK_C: tl.constexpr, BLOCK_HW: tl.constexpr):
+    squeeze_kernel(x_ptr, s_ptr, C, HW, C * HW, HW, 1, 1.0 / HW, BLOCK_C, BLOCK_HW)
+
+
+@triton.jit
+def se_excite_aot(
+    s_ptr,
+    w1_ptr,
+    b1_ptr,
+    w2_ptr,
+    b2_ptr,
+    C,
+    CR,
+    g_ptr,
+    ACT: tl.constexpr,
+    GATE: tl.constexpr,
+    ACT_ALPHA: tl.constexpr,
+    GATE_ALPHA: tl.constexpr,
+    GATE_BETA: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+    BLOCK_R: tl.constexpr,
+):
+    excite_kernel(
+        s_ptr,
+        w1_ptr,
+        b1_ptr,
+        w2_ptr,
+        b2_ptr,
+        g_ptr,
+        C,
+        CR,
+        ACT_ALPHA,
+        GATE_ALPHA,
+        GATE_BETA,
+        ACT,
+        GATE,
+        BLOCK_C,
+        BLOCK_R,
+    )
+
+
+@triton.jit
+def se_scale_aot(x_ptr, g_ptr, C, HW, y_ptr, BLOCK_C: tl.constexpr, BLOCK_HW: tl.constexpr):
+    scale_kernel(
+        x_ptr, g_ptr, x_ptr, y_ptr, C, HW, C * HW, HW, 1, C * HW, HW, 1, C * HW, HW, 1, False, False, BLOCK_C, BLOCK_HW
+    )
+
+
+@triton.jit
+def se_scale_residual_aot(
+    x_ptr, g_ptr, r_ptr, C, HW, y_ptr, RESIDUAL_RELU: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_HW: tl.constexpr
+):
+    scale_kernel(
+        x_ptr,
+        g_ptr,
+        r_ptr,
+        y_ptr,
+        C,
+        HW,
+        C * HW,
+        HW,
+        1,
+        C * HW,
+        HW,
+        1,
+        C * HW,
+        HW,
+        1,
+        True,
+        RESIDUAL_RELU,
+        BLOCK_C,
+        BLOCK_HW,
+    )
