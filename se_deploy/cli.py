@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from se_deploy import __version__
@@ -34,7 +35,8 @@ def _user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except SeDeployError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            # escape: messages name extras like se-deploy[tensorrt], which rich would read as markup
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
@@ -156,7 +158,7 @@ def export_command(
     with err.status("starting export") as status:
         result = run_export(request, progress=lambda message: status.update(message))
     for note in result.notes:
-        err.print(f"[yellow]note:[/] {note}", highlight=False)
+        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
@@ -246,7 +248,7 @@ def fuse_command(model: Path, output: Path, strip: bool, no_residual: bool, forc
             f"verified with ONNX Runtime against the input: max abs error {outcome.comparison.max_abs_error:.2e}"
         )
     for miss in outcome.surgery.report.near_misses:
-        err.print(f"[yellow]near miss[/] {miss.anchor} ({miss.stage}): {miss.reason}", highlight=False)
+        err.print(f"[yellow]near miss[/] {escape(f'{miss.anchor} ({miss.stage}): {miss.reason}')}", highlight=False)
 
 
 @main.command("build")
@@ -282,6 +284,14 @@ def fuse_command(model: Path, output: Path, strip: bool, no_residual: bool, forc
 )
 @click.option("--no-fuse", is_flag=True, help="Keep the SE blocks as they are (the stock graph).")
 @click.option("--no-residual", is_flag=True, help="Do not fold residual Add(+ReLU) into the fused node.")
+@click.option(
+    "--min-batch", type=int, default=1, show_default=True, help="TensorRT: optimization profile minimum batch."
+)
+@click.option("--opt-batch", type=int, default=8, show_default=True, help="TensorRT: batch the engine is tuned for.")
+@click.option("--max-batch", type=int, default=32, show_default=True, help="TensorRT: largest batch.")
+@click.option(
+    "--no-plugin", is_flag=True, help="TensorRT: inline the fused nodes' ONNX functions instead of the SE plugin."
+)
 @click.option("--force", is_flag=True, help="Replace an existing engine folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the engine description as JSON.")
 @_user_errors
@@ -299,15 +309,30 @@ def build_command(
     se_precision: str,
     no_fuse: bool,
     no_residual: bool,
+    min_batch: int,
+    opt_batch: int,
+    max_batch: int,
+    no_plugin: bool,
     force: bool,
     as_json: bool,
 ) -> None:
     """Build an engine: fuse SE blocks, write FP32/FP16/INT8 into the ONNX, describe it for bench and serving."""
     if backend == "tensorrt":
-        raise click.UsageError(
-            "the TensorRT backend is not built yet (issue #7); use --backend onnxruntime "
-            "(add --device tensorrt for ONNX Runtime's TensorRT execution provider)"
+        from se_deploy.backends.tensorrt.builder import TensorRTBuildRequest, build_tensorrt_plan
+        from se_deploy.backends.tensorrt.metadata import BatchRange
+
+        plan = build_tensorrt_plan(
+            TensorRTBuildRequest(
+                model=model,
+                output=output,
+                precision=precision,
+                batch=BatchRange(min_batch, opt_batch, max_batch),
+                plugin="none" if no_plugin else "aot",
+                force=force,
+            )
         )
+        out.print(f"built TensorRT {plan.tensorrt_version} plan for {plan.gpu_name} -> {output}", highlight=False)
+        return
     from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
 
     request = BuildRequest(
@@ -328,7 +353,7 @@ def build_command(
     with err.status("building") as status:
         result = build_onnxruntime_engine(request, progress=lambda message: status.update(message))
     for note in result.description.notes:
-        err.print(f"[yellow]note:[/] {note}", highlight=False)
+        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     if as_json:
         click.echo(json.dumps(json.loads(result.description.to_json()) | {"fidelity": result.fidelity}, indent=2))
         return
@@ -383,7 +408,7 @@ def eval_command(
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
     for note in result.notes:
-        err.print(f"[yellow]note:[/] {note}", highlight=False)
+        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     table = Table(title=f"{engine} ({result.precision}) on {result.images} images")
     for column in ("top-1", "top-5", "top-1 agreement vs PyTorch FP32", "max abs err", "mean abs err", "cosine"):
         table.add_column(column, justify="right")
@@ -548,7 +573,7 @@ def bench_command(
             )
         out.print(accuracy)
     for note in report["notes"]:
-        err.print(f"[yellow]note:[/] {note}", highlight=False)
+        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     written = [out_dir / "report.json", out_dir / "report.md", *plots] + ([json_path] if json_path else [])
     out.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
 

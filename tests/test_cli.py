@@ -260,7 +260,7 @@ def test_build_bad_input(tmp_path: Path, digits_models: dict[str, Path]) -> None
     source = str(digits_models["se_resnet_tiny"])
     code, _, stderr = run("build", source, "-o", str(tmp_path / "e"), "--precision", "int8", "--calib", str(tmp_path))
     assert code == 1 and "no images" in stderr
-    code, _, stderr = run("build", source, "-o", str(tmp_path / "e"), "--backend", "tensorrt")
-    assert code == 2 and "not built yet" in stderr
+    code, _, stderr = run("build", source, "-o", str(tmp_path / "e.plan"), "--backend", "tensorrt")
+    assert code == 1 and "needs TensorRT" in stderr and "se-deploy[tensorrt]" in stderr
     code, _, stderr = run("eval", str(tmp_path / "nothing"), "--data", str(tmp_path))
     assert code == 1 and "does not exist" in stderr

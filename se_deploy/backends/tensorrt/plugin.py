@@ -1,0 +1,255 @@
+"""TensorRT plugins for the lowered SE nodes, with ``tensorrt.plugin`` (quickly deployable plugins).
+
+WRITTEN FROM NVIDIA'S DOCUMENTATION ONLY: TensorRT cannot be installed on any machine of this project,
+so none of this module has run. What is tested without TensorRT: the kernels' PTX for each target and
+their launch grids (``se_deploy/kernels/aot.py``), the lowering and its ONNX attributes
+(``lowering.py``). Known risk to check on a GPU: Triton >= 3.3 appends two scratch-pointer parameters to
+every kernel, which TensorRT's AOT launcher does not pass.
+
+Plugins (namespace ``se_deploy``), one kernel each:
+    SESqueeze(X) -> S (N, C) fp32      SEExcite(S, W1, B1, W2, B2) -> G (N, C) fp32
+    SEScale(X, G) -> Y                 SEScaleResidual(X, G, R) -> Y
+``aot_impl`` returns Triton-compiled PTX (the engine then runs in trtexec / Triton server, no Python);
+``impl`` is the JIT fallback for TensorRT before 10.9 (Python at run time).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from se_deploy.errors import InvalidArgumentError
+
+_REGISTERED = False
+TENSORRT_EXTRA = "pip install 'se-deploy[tensorrt]' (TensorRT 10.x or 11.x, with an NVIDIA GPU and driver)"
+
+
+def import_tensorrt() -> Any:
+    """``tensorrt``, or one clear error naming the extra."""
+    try:
+        import tensorrt as trt
+    except ImportError as exc:
+        raise InvalidArgumentError(
+            f"the TensorRT backend needs TensorRT, which is not installed here ({exc}); {TENSORRT_EXTRA}"
+        ) from None
+    except Exception as exc:  # the bindings wheel installs but cannot load its libraries without them
+        raise InvalidArgumentError(
+            f"TensorRT is installed but cannot load its libraries ({type(exc).__name__}: {exc}); {TENSORRT_EXTRA}"
+        ) from None
+    return trt
+
+
+def register_plugins() -> None:  # pragma: no cover - needs TensorRT
+    """Register the four plugins once per process (import-guarded)."""
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    trt = import_tensorrt()
+    try:
+        import tensorrt.plugin as trtp
+    except ImportError:
+        raise InvalidArgumentError(
+            f"TensorRT {trt.__version__} has no tensorrt.plugin (needs 10.6+; AOT needs 10.9+)"
+        ) from None
+    import torch
+
+    from se_deploy.kernels import aot as kernels
+
+    dtype_name = {trt.float32: "float32", trt.float16: "float16"}
+
+    def fp32_nc(x: Any) -> Any:
+        return trtp.from_shape_expr((x.shape_expr[0], x.shape_expr[1]), dtype=trt.float32)
+
+    @trtp.register("se_deploy::SESqueeze")
+    def _squeeze_desc(x: trtp.TensorDesc, plugin_namespace: str, aot: int) -> trtp.TensorDesc:
+        return fp32_nc(x)
+
+    @trtp.register("se_deploy::SEExcite")
+    def _excite_desc(
+        s: trtp.TensorDesc,
+        w1: trtp.TensorDesc,
+        b1: trtp.TensorDesc,
+        w2: trtp.TensorDesc,
+        b2: trtp.TensorDesc,
+        activation: str,
+        activation_alpha: float,
+        gate: str,
+        gate_alpha: float,
+        gate_beta: float,
+        plugin_namespace: str,
+        aot: int,
+    ) -> trtp.TensorDesc:
+        return s.like()
+
+    @trtp.register("se_deploy::SEScale")
+    def _scale_desc(x: trtp.TensorDesc, g: trtp.TensorDesc, plugin_namespace: str, aot: int) -> trtp.TensorDesc:
+        return x.like()
+
+    @trtp.register("se_deploy::SEScaleResidual")
+    def _scale_residual_desc(
+        x: trtp.TensorDesc, g: trtp.TensorDesc, r: trtp.TensorDesc, residual_relu: int, plugin_namespace: str, aot: int
+    ) -> trtp.TensorDesc:
+        return x.like()
+
+    for name in ("SESqueeze", "SEScale", "SEScaleResidual"):
+        # FP32 or FP16 activations, linear NCHW (the kernels' AOT calling convention has no strides).
+        trtp.autotune(f"se_deploy::{name}")(
+            lambda *args, **kwargs: [trtp.AutoTuneCombination("FP32|FP16, FP32, FP32|FP16", "LINEAR")]
+        )
+    trtp.autotune("se_deploy::SEExcite")(
+        lambda *a, **k: [trtp.AutoTuneCombination("FP32, FP32|FP16, FP32|FP16, FP32|FP16, FP32|FP16, FP32", "LINEAR")]
+    )
+
+    def launch(
+        stage: str, compiled: kernels.CompiledKernel, grid: tuple[Any, Any, Any], extra: list[Any]
+    ) -> tuple[str, str, Any, Any]:
+        params = trtp.KernelLaunchParams()
+        params.grid_x, params.grid_y, params.grid_z = grid
+        params.block_x = compiled.block_x
+        params.shared_mem = compiled.shared_bytes
+        args = trtp.SymIntExprs(len(extra))
+        for i, value in enumerate(extra):
+            args[i] = trtp.SymInt32(value)
+        return compiled.name, compiled.ptx, params, args
+
+    def target() -> str:
+        major, minor = torch.cuda.get_device_capability()
+        return f"sm_{major}{minor}"
+
+    @trtp.aot_impl("se_deploy::SESqueeze")
+    def _squeeze_aot(x: trtp.TensorDesc, plugin_namespace: str, aot: int, outputs: tuple[trtp.TensorDesc], tactic: int):  # type: ignore[no-untyped-def]
+        n, c = x.shape_expr[0], x.shape_expr[1]
+        hw = x.shape_expr[2] * x.shape_expr[3]
+        compiled = kernels.compile_stage("squeeze", dtype_name[x.dtype], target())
+        return launch("squeeze", compiled, (n, trtp.cdiv(c, kernels.SQUEEZE_BLOCKS["BLOCK_C"]), 1), [c, hw])
+
+    @trtp.aot_impl("se_deploy::SEExcite")
+    def _excite_aot(
+        s,
+        w1,
+        b1,
+        w2,
+        b2,
+        activation: str,
+        activation_alpha: float,
+        gate: str,
+        gate_alpha: float,  # type: ignore[no-untyped-def]
+        gate_beta: float,
+        plugin_namespace: str,
+        aot: int,
+        outputs: tuple[trtp.TensorDesc],
+        tactic: int,
+    ):
+        reduced = w1.shape_expr[0]
+        compiled = kernels.compile_stage(
+            "excite",
+            dtype_name[w1.dtype],
+            target(),
+            reduced=int(reduced.constant_value()) if reduced.is_constant else 1024,
+            activation=activation,
+            gate=gate,
+            activation_alpha=activation_alpha,
+            gate_alpha=gate_alpha,
+            gate_beta=gate_beta,
+        )
+        return launch("excite", compiled, (s.shape_expr[0], 1, 1), [s.shape_expr[1], reduced])
+
+    def _scale_grid(x: Any) -> tuple[Any, Any, Any]:
+        hw = x.shape_expr[2] * x.shape_expr[3]
+        return (
+            x.shape_expr[0],
+            trtp.cdiv(x.shape_expr[1], kernels.SCALE_BLOCKS["BLOCK_C"]),
+            trtp.cdiv(hw, kernels.SCALE_BLOCKS["BLOCK_HW"]),
+        )
+
+    @trtp.aot_impl("se_deploy::SEScale")
+    def _scale_aot(x, g, plugin_namespace: str, aot: int, outputs: tuple[trtp.TensorDesc], tactic: int):  # type: ignore[no-untyped-def]
+        compiled = kernels.compile_stage("scale", dtype_name[x.dtype], target())
+        return launch("scale", compiled, _scale_grid(x), [x.shape_expr[1], x.shape_expr[2] * x.shape_expr[3]])
+
+    @trtp.aot_impl("se_deploy::SEScaleResidual")
+    def _scale_residual_aot(
+        x,
+        g,
+        r,
+        residual_relu: int,
+        plugin_namespace: str,
+        aot: int,  # type: ignore[no-untyped-def]
+        outputs: tuple[trtp.TensorDesc],
+        tactic: int,
+    ):
+        compiled = kernels.compile_stage(
+            "scale_residual", dtype_name[x.dtype], target(), residual_relu=bool(residual_relu)
+        )
+        return launch("scale_residual", compiled, _scale_grid(x), [x.shape_expr[1], x.shape_expr[2] * x.shape_expr[3]])
+
+    # JIT fallbacks (TensorRT 10.6-10.8, or aot=0): Python at run time, through the same kernels.
+    def as_torch(tensor: Any) -> torch.Tensor:
+        return torch.as_tensor(tensor, device="cuda")
+
+    @trtp.impl("se_deploy::SESqueeze")
+    def _squeeze_jit(x, plugin_namespace: str, aot: int, outputs, stream: int) -> None:  # type: ignore[no-untyped-def]
+        with torch.cuda.stream(torch.cuda.ExternalStream(stream)):
+            as_torch(outputs[0]).copy_(as_torch(x).float().mean(dim=(2, 3)))
+
+    @trtp.impl("se_deploy::SEExcite")
+    def _excite_jit(
+        s,
+        w1,
+        b1,
+        w2,
+        b2,
+        activation: str,
+        activation_alpha: float,
+        gate: str,
+        gate_alpha: float,  # type: ignore[no-untyped-def]
+        gate_beta: float,
+        plugin_namespace: str,
+        aot: int,
+        outputs,
+        stream: int,
+    ) -> None:
+        with torch.cuda.stream(torch.cuda.ExternalStream(stream)):
+            hidden = as_torch(s).float() @ as_torch(w1).float().t() + as_torch(b1).float()
+            gates = _excite_math(
+                hidden, as_torch(w2), as_torch(b2), activation, activation_alpha, gate, gate_alpha, gate_beta
+            )
+            as_torch(outputs[0]).copy_(gates)
+
+    @trtp.impl("se_deploy::SEScale")
+    def _scale_jit(x, g, plugin_namespace: str, aot: int, outputs, stream: int) -> None:  # type: ignore[no-untyped-def]
+        with torch.cuda.stream(torch.cuda.ExternalStream(stream)):
+            x_t = as_torch(x)
+            as_torch(outputs[0]).copy_((x_t.float() * as_torch(g)[:, :, None, None]).to(x_t.dtype))
+
+    @trtp.impl("se_deploy::SEScaleResidual")
+    def _scale_residual_jit(x, g, r, residual_relu: int, plugin_namespace: str, aot: int, outputs, stream: int) -> None:  # type: ignore[no-untyped-def]
+        with torch.cuda.stream(torch.cuda.ExternalStream(stream)):
+            x_t = as_torch(x)
+            y = x_t.float() * as_torch(g)[:, :, None, None] + as_torch(r).float()
+            as_torch(outputs[0]).copy_((torch.relu(y) if residual_relu else y).to(x_t.dtype))
+
+    _REGISTERED = True
+
+
+def _excite_math(
+    hidden: Any,
+    w2: Any,
+    b2: Any,
+    activation: str,
+    activation_alpha: float,
+    gate: str,  # pragma: no cover
+    gate_alpha: float,
+    gate_beta: float,
+) -> Any:
+    import torch
+    import torch.nn.functional as F
+
+    act = {
+        "relu": F.relu,
+        "silu": F.silu,
+        "hard_swish": F.hardswish,
+        "gelu": F.gelu,
+        "leaky_relu": lambda t: F.leaky_relu(t, activation_alpha),
+    }[activation]
+    excited = act(hidden) @ w2.float().t() + b2.float()
+    return torch.sigmoid(excited) if gate == "sigmoid" else torch.clamp(gate_alpha * excited + gate_beta, 0, 1)
