@@ -121,9 +121,7 @@ def run_bench(request: BenchRequest, progress: Progress = lambda _m: None) -> Be
             },
         )
         engines = _build_engines(request, models, work, report, progress)
-        runners: dict[tuple[str, ...], Any] = {
-            key: OnnxRuntimeRunner(path, threads=threads) for key, path in engines.items()
-        }
+        runners: dict[tuple[str, ...], Any] = {key: _runner_for(path, threads) for key, path in engines.items()}
         runners.update(_peer_runners(request, models, report))
         runners.update(_torch_gpu_runners(request, models, report))
         if not runners:
@@ -155,6 +153,14 @@ def run_bench(request: BenchRequest, progress: Progress = lambda _m: None) -> Be
     return report
 
 
+def _runner_for(path: Path, threads: int) -> Any:
+    if path.suffix == ".plan":  # pragma: no cover - needs TensorRT
+        from se_deploy.backends.tensorrt.runtime import TensorRTRunner
+
+        return TensorRTRunner(path)
+    return OnnxRuntimeRunner(path, threads=threads)
+
+
 def _request_dict(request: BenchRequest, threads: int) -> dict[str, Any]:
     return {
         "model": request.model,
@@ -178,7 +184,14 @@ def _build_engines(
     engines: dict[tuple[str, ...], Path] = {}
     for backend in request.backends:
         if backend == "tensorrt":
-            report.notes.append("tensorrt: skipped; TensorRT cannot be installed on this machine (issue #7)")
+            try:
+                from se_deploy.backends.tensorrt.plugin import import_tensorrt
+
+                import_tensorrt()
+            except InvalidArgumentError as exc:
+                report.notes.append(f"tensorrt: skipped ({exc})")
+                continue
+            engines.update(_build_plans(request, models, work, progress))  # pragma: no cover - needs TensorRT
             continue
         if backend == "torch":
             report.notes.append(
@@ -207,6 +220,46 @@ def _build_engines(
     if not engines and request.backends != ("torch",):
         raise InvalidArgumentError("no backend could be measured on this machine: add --backend onnxruntime")
     return engines
+
+
+def _build_plans(  # pragma: no cover - needs TensorRT and a GPU (written from the docs, never run here)
+    request: BenchRequest, models: BenchModels, work: Path, progress: Progress
+) -> dict[tuple[str, ...], Path]:
+    """TensorRT plans per variant and precision: precision written into the ONNX first (S8S8 Q/DQ for INT8)."""
+    from se_deploy.backends.tensorrt.builder import TensorRTBuildRequest, build_tensorrt_plan
+    from se_deploy.backends.tensorrt.metadata import BatchRange
+
+    plans: dict[tuple[str, ...], Path] = {}
+    batch = BatchRange(min(request.batches), min(request.batches), max(request.batches))
+    sources = {
+        STOCK: (models.stock, False, "none"),
+        FUSED: (models.stock, True, "aot"),
+        TWIN: (models.twin, False, "none"),
+    }
+    for precision in request.precisions:
+        for variant, (source, fuse, plugin) in sources.items():
+            progress(f"building TensorRT {variant} {precision}")
+            onnx_engine = work / "engines" / f"tensorrt-onnx-{variant}-{precision}"
+            build_onnxruntime_engine(
+                BuildRequest(
+                    source,
+                    onnx_engine,
+                    precision=precision,
+                    fuse=fuse,
+                    calib=request.calib,
+                    calib_samples=request.calib_samples,
+                    quant_target="tensorrt",
+                    force=True,
+                )
+            )
+            plan = work / "engines" / f"tensorrt-{variant}-{precision}.plan"
+            build_tensorrt_plan(
+                TensorRTBuildRequest(
+                    onnx_engine / "model.onnx", plan, precision=precision, batch=batch, plugin=plugin, force=True
+                )
+            )
+            plans["tensorrt", variant, precision] = plan
+    return plans
 
 
 def _torch_gpu_runners(request: BenchRequest, models: BenchModels, report: BenchReport) -> dict[tuple[str, ...], Any]:
@@ -334,6 +387,8 @@ def _fidelity_rows(
 def _accuracy_rows(engines: dict[tuple[str, ...], Path], data: Path, progress: Progress) -> list[dict[str, Any]]:
     rows = []
     for (backend, variant, precision), path in engines.items():
+        if path.suffix == ".plan":
+            continue  # accuracy runs through ONNX Runtime engines; TensorRT plans are measured for latency
         progress(f"accuracy of {variant} {precision} on {data}")
         result = evaluate(path, data)
         rows.append(

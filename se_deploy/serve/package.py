@@ -1,13 +1,14 @@
 """``se-deploy package``: a Triton Inference Server model repository from several models or engines.
 
 Each entry becomes ``<repo>/<name>/config.pbtxt`` + ``<repo>/<name>/1/model.onnx`` (platform
-``onnxruntime_onnx``). TensorRT plans (``tensorrt_plan``) follow once the TensorRT backend exists.
+``onnxruntime_onnx``), or ``1/model.plan`` (``tensorrt_plan``, from the plan's sidecar) for TensorRT plans.
 Every config is parsed into Triton's own ``ModelConfig`` protobuf before anything is written, when
 ``tritonclient`` is installed (``pip install 'se-deploy[serve]'``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import onnx
 
 from se_deploy import model_metadata
 from se_deploy.backends.onnxruntime.engine import ENGINE_FILENAME, EngineDescription
+from se_deploy.backends.tensorrt.metadata import PlanMetadata
 from se_deploy.errors import InvalidArgumentError, OutputError
 from se_deploy.fileio import atomic_write_text, ensure_writable_dir, replace_dir, staging_dir
 from se_deploy.repository import ModelPaths, ServingOptions, TensorSpec, parse_triton_config, triton_config
@@ -36,6 +38,8 @@ class PackagedModel:
 
 def model_name_for(path: Path) -> str:
     """Default repository name: the engine's model and precision, or the ONNX file's model name."""
+    if path.suffix in (".plan", ".engine"):
+        return path.stem
     if path.is_dir() and (path / ENGINE_FILENAME).exists():
         description = EngineDescription.read(path)
         base = description.model_name or path.name
@@ -47,9 +51,33 @@ def model_name_for(path: Path) -> str:
 def _model_file(path: Path) -> Path:
     if path.is_dir():
         return path / EngineDescription.read(path).model_file
-    if path.suffix in (".plan", ".engine"):
-        raise InvalidArgumentError(f"{str(path)!r}: TensorRT plans are not supported until the TensorRT backend exists")
     return path
+
+
+_PLUGIN_NOTES = {
+    "aot": "SE plugin compiled into the plan (AOT): nothing to load, Triton's TensorRT backend runs it as is",
+    "jit": "JIT SE plugin: it runs Python at run time, which Triton's C++ TensorRT backend cannot: rebuild with the AOT plugin",
+    "none": "SE blocks inlined as standard layers (built with --no-plugin): no plugin needed",
+}
+
+
+def plan_config(plan: Path, name: str, options: ServingOptions) -> str:
+    """``tensorrt_plan`` config from the plan's sidecar (no TensorRT needed to write it)."""
+    meta = PlanMetadata.read(plan)
+    if not meta.num_classes:
+        raise InvalidArgumentError(
+            f"the sidecar of {str(plan)!r} lacks the output size; rebuild the plan with this se-deploy"
+        )
+    inputs = [TensorSpec(meta.input_name, "float32", (-1, *meta.input_shape))]
+    outputs = [TensorSpec(meta.output_name, "float32", (-1, meta.num_classes))]
+    plan_options = dataclasses.replace(
+        options, platform="tensorrt_plan", kind="KIND_GPU", max_batch_size=min(options.max_batch_size, meta.batch.max)
+    )
+    notes = (
+        _PLUGIN_NOTES.get(meta.plugin, meta.plugin),
+        f"built with TensorRT {meta.tensorrt_version} for {meta.gpu_name} (sm {meta.compute_capability})",
+    )
+    return triton_config(name, inputs, outputs, options=plan_options, notes=notes)
 
 
 def config_for(model: onnx.ModelProto, name: str, options: ServingOptions) -> str:
@@ -109,8 +137,10 @@ def package(
     with staging_dir(root) as staging:
         for source, name in zip(sources, chosen, strict=True):
             model_file = _model_file(source)
-            model = load_onnx(model_file)
-            text = config_for(model, name, options)
+            is_plan = model_file.suffix in (".plan", ".engine")
+            text = (
+                plan_config(model_file, name, options) if is_plan else config_for(load_onnx(model_file), name, options)
+            )
             validated = False
             if validate:
                 try:
@@ -124,7 +154,7 @@ def package(
                     ) from exc
             staged = ModelPaths(staging, name)
             staged.model.parent.mkdir(parents=True)
-            shutil.copyfile(model_file, staged.model)
+            shutil.copyfile(model_file, staged.model.with_name("model.plan") if is_plan else staged.model)
             atomic_write_text(staged.config, text)
             packaged.append(PackagedModel(name, str(source), text, validated))
         for item in packaged:

@@ -1,20 +1,57 @@
-"""Loading TensorRT plans through the runtime API: not available yet.
+"""TensorRT plans through the runtime API: the sidecar is checked first, then TensorRT is needed.
 
-Plans come from the TensorRT backend (issue #7), which is not built; the TensorRT libraries cannot be
-installed on this project's machines either. This module only turns the request into a clear error.
+The TensorRT parts (``se_deploy/backends/tensorrt/runtime.py``) are written from NVIDIA's
+documentation and have never run: TensorRT cannot be installed on this project's machines.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+
+from se_deploy.backends.tensorrt.metadata import PlanMetadata
 from se_deploy.errors import InvalidArgumentError
+from se_deploy.models.registry import Preprocessing
+from se_deploy.serve.runtime import InputSpec
 
 
-def load_plan(path: Path) -> None:
+class PlanEngine:  # pragma: no cover - runs only with TensorRT and a GPU
+    """``se_deploy.load`` for a plan: the same interface as the ONNX Runtime engine."""
+
+    def __init__(self, path: Path, meta: PlanMetadata) -> None:
+        from se_deploy.backends.tensorrt.runtime import TensorRTRunner
+
+        self.runner = TensorRTRunner(path)
+        self.meta = meta
+        # FP16/INT8 builds keep FP32 inputs and outputs (the ONNX was converted with keep_io_types).
+        self.input_spec = InputSpec(
+            meta.input_name, np.dtype(np.float32), (None, *meta.input_shape), meta.batch.min, meta.batch.max
+        )
+        raw = meta.preprocessing or {}
+        size = meta.input_shape[-1]
+        self.preprocessing = Preprocessing(
+            resize_size=int(raw.get("resize_size", round(size * 256 / 224))),
+            crop_size=int(raw.get("crop_size", size)),
+            mean=tuple(raw.get("mean", (0.485, 0.456, 0.406))),
+            std=tuple(raw.get("std", (0.229, 0.224, 0.225))),  # type: ignore[arg-type]
+        )
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.runner.infer(batch)
+
+    def preprocess(self, image: Any) -> np.ndarray:
+        from se_deploy.data.images import load_image, preprocess_image
+
+        if isinstance(image, str | os.PathLike):
+            return load_image(Path(image), self.preprocessing)
+        return preprocess_image(image, self.preprocessing)
+
+
+def load_plan(path: Path) -> PlanEngine:
     if not path.exists():
         raise InvalidArgumentError(f"TensorRT plan {str(path)!r} does not exist")
-    raise InvalidArgumentError(
-        f"{str(path)!r} is a TensorRT plan: loading plans needs the TensorRT backend, which se-deploy does not have "
-        "yet (and TensorRT cannot be installed on this machine). Load the ONNX model or an ONNX Runtime engine folder."
-    )
+    meta = PlanMetadata.read(path)  # refuses plans without a valid sidecar, before TensorRT is needed
+    return PlanEngine(path, meta)

@@ -73,3 +73,32 @@ def test_package_bad_input(tmp_path: Path, digits_models) -> None:  # type: igno
         package([model], tmp_path, names=["bad name"])
     with pytest.raises(InvalidArgumentError, match="one per model"):
         package([model], tmp_path, names=["a", "b"])
+
+
+def test_tensorrt_plan_gets_a_tensorrt_plan_config(tmp_path: Path) -> None:
+    """Packaging a plan needs only its sidecar (TensorRT itself cannot be installed here)."""
+    from se_deploy.backends.tensorrt.metadata import BatchRange, PlanMetadata
+
+    plan = tmp_path / "se_resnet50_fp16.plan"
+    plan.write_bytes(b"serialized engine bytes")
+    PlanMetadata(
+        "10.16.0",
+        "NVIDIA H200",
+        "9.0",
+        "fp16",
+        True,
+        "jit",
+        "input",
+        BatchRange(1, 8, 16),
+        [3, 224, 224],
+        "ab" * 32,
+        "2026-11-25T00:00:00+00:00",
+        num_classes=1000,
+    ).write(plan)
+    (item,) = package([plan], tmp_path / "repo")
+    config = parse_triton_config(item.config)
+    assert config.platform == "tensorrt_plan" and config.max_batch_size == 16
+    assert list(config.input[0].dims) == [3, 224, 224] and list(config.output[0].dims) == [1000]
+    assert config.instance_group[0].kind == config.instance_group[0].KIND_GPU
+    assert "JIT SE plugin" in item.config and "cannot" in item.config
+    assert (tmp_path / "repo" / "se_resnet50_fp16" / "1" / "model.plan").read_bytes() == b"serialized engine bytes"

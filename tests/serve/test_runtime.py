@@ -72,5 +72,25 @@ def test_plans_and_missing_files_are_clear_errors(tmp_path: Path) -> None:
         se_deploy.load(tmp_path / "missing.onnx")
     plan = tmp_path / "m.plan"
     plan.write_bytes(b"x")
-    with pytest.raises(InvalidArgumentError, match="TensorRT plan"):
+    with pytest.raises(InvalidArgumentError, match="has no sidecar"):
         se_deploy.load(plan)
+    from se_deploy.backends.tensorrt.metadata import BatchRange, PlanMetadata
+
+    PlanMetadata(
+        "10.16.0",
+        "NVIDIA H200",
+        "9.0",
+        "fp16",
+        True,
+        "aot",
+        "input",
+        BatchRange(1, 8, 32),
+        [3, 32, 32],
+        "ab" * 32,
+        "2026-11-25T00:00:00+00:00",
+    ).write(plan)
+    try:
+        import tensorrt  # noqa: F401
+    except Exception:
+        with pytest.raises(InvalidArgumentError, match=r"se-deploy\[tensorrt\]"):
+            se_deploy.load(plan)

@@ -56,6 +56,9 @@ class PlanMetadata:
     source_sha256: str
     created: str
     notes: list[str] = field(default_factory=list)
+    preprocessing: dict[str, Any] | None = None
+    output_name: str = "logits"
+    num_classes: int | None = None
     schema: str = SIDECAR_SCHEMA
 
     def write(self, plan: Path) -> Path:
