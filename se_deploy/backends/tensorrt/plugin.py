@@ -60,7 +60,7 @@ def register_plugins() -> None:  # pragma: no cover - needs TensorRT
         return trtp.from_shape_expr((x.shape_expr[0], x.shape_expr[1]), dtype=trt.float32)
 
     @trtp.register("se_deploy::SESqueeze")
-    def _squeeze_desc(x: trtp.TensorDesc, plugin_namespace: str, aot: int) -> trtp.TensorDesc:
+    def _squeeze_desc(x: trtp.TensorDesc) -> trtp.TensorDesc:
         return fp32_nc(x)
 
     @trtp.register("se_deploy::SEExcite")
@@ -75,29 +75,47 @@ def register_plugins() -> None:  # pragma: no cover - needs TensorRT
         gate: str,
         gate_alpha: float,
         gate_beta: float,
-        plugin_namespace: str,
-        aot: int,
     ) -> trtp.TensorDesc:
         return s.like()
 
     @trtp.register("se_deploy::SEScale")
-    def _scale_desc(x: trtp.TensorDesc, g: trtp.TensorDesc, plugin_namespace: str, aot: int) -> trtp.TensorDesc:
+    def _scale_desc(x: trtp.TensorDesc, g: trtp.TensorDesc) -> trtp.TensorDesc:
         return x.like()
 
     @trtp.register("se_deploy::SEScaleResidual")
     def _scale_residual_desc(
-        x: trtp.TensorDesc, g: trtp.TensorDesc, r: trtp.TensorDesc, residual_relu: int, plugin_namespace: str, aot: int
+        x: trtp.TensorDesc, g: trtp.TensorDesc, r: trtp.TensorDesc, residual_relu: int
     ) -> trtp.TensorDesc:
         return x.like()
 
-    for name in ("SESqueeze", "SEScale", "SEScaleResidual"):
-        # FP32 or FP16 activations, linear NCHW (the kernels' AOT calling convention has no strides).
-        trtp.autotune(f"se_deploy::{name}")(
-            lambda *args, **kwargs: [trtp.AutoTuneCombination("FP32|FP16, FP32, FP32|FP16", "LINEAR")]
-        )
-    trtp.autotune("se_deploy::SEExcite")(
-        lambda *a, **k: [trtp.AutoTuneCombination("FP32, FP32|FP16, FP32|FP16, FP32|FP16, FP32|FP16, FP32", "LINEAR")]
-    )
+    # FP32 or FP16 activations (one type for all of them), FP32 squeeze/gates, linear NCHW: the kernels'
+    # AOT calling convention has no strides.
+    @trtp.autotune("se_deploy::SESqueeze")
+    def _squeeze_tune(x: trtp.TensorDesc, outputs: tuple[trtp.TensorDesc]) -> list[trtp.AutoTuneCombination]:
+        return [trtp.AutoTuneCombination("FP32|FP16, FP32", "LINEAR")]
+
+    @trtp.autotune("se_deploy::SEExcite")
+    def _excite_tune(
+        s: trtp.TensorDesc,
+        w1: trtp.TensorDesc,
+        b1: trtp.TensorDesc,
+        w2: trtp.TensorDesc,
+        b2: trtp.TensorDesc,
+        outputs: tuple[trtp.TensorDesc],
+    ) -> list[trtp.AutoTuneCombination]:
+        return [trtp.AutoTuneCombination("FP32, FP32|FP16, FP32|FP16, FP32|FP16, FP32|FP16, FP32", "LINEAR")]
+
+    @trtp.autotune("se_deploy::SEScale")
+    def _scale_tune(
+        x: trtp.TensorDesc, g: trtp.TensorDesc, outputs: tuple[trtp.TensorDesc]
+    ) -> list[trtp.AutoTuneCombination]:
+        return [trtp.AutoTuneCombination("FP32|FP16, FP32, FP32|FP16", "LINEAR")]
+
+    @trtp.autotune("se_deploy::SEScaleResidual")
+    def _scale_residual_tune(
+        x: trtp.TensorDesc, g: trtp.TensorDesc, r: trtp.TensorDesc, outputs: tuple[trtp.TensorDesc]
+    ) -> list[trtp.AutoTuneCombination]:
+        return [trtp.AutoTuneCombination("FP32|FP16, FP32, FP32|FP16, FP32|FP16", "LINEAR")]
 
     def launch(
         stage: str, compiled: kernels.CompiledKernel, grid: tuple[Any, Any, Any], extra: list[Any]
@@ -116,7 +134,7 @@ def register_plugins() -> None:  # pragma: no cover - needs TensorRT
         return f"sm_{major}{minor}"
 
     @trtp.aot_impl("se_deploy::SESqueeze")
-    def _squeeze_aot(x: trtp.TensorDesc, plugin_namespace: str, aot: int, outputs: tuple[trtp.TensorDesc], tactic: int):  # type: ignore[no-untyped-def]
+    def _squeeze_aot(x: trtp.TensorDesc, outputs: tuple[trtp.TensorDesc], tactic: int):  # type: ignore[no-untyped-def]
         n, c = x.shape_expr[0], x.shape_expr[1]
         hw = x.shape_expr[2] * x.shape_expr[3]
         compiled = kernels.compile_stage("squeeze", dtype_name[x.dtype], target())
@@ -134,8 +152,6 @@ def register_plugins() -> None:  # pragma: no cover - needs TensorRT
         gate: str,
         gate_alpha: float,  # type: ignore[no-untyped-def]
         gate_beta: float,
-        plugin_namespace: str,
-        aot: int,
         outputs: tuple[trtp.TensorDesc],
         tactic: int,
     ):
@@ -162,7 +178,7 @@ def register_plugins() -> None:  # pragma: no cover - needs TensorRT
         )
 
     @trtp.aot_impl("se_deploy::SEScale")
-    def _scale_aot(x, g, plugin_namespace: str, aot: int, outputs: tuple[trtp.TensorDesc], tactic: int):  # type: ignore[no-untyped-def]
+    def _scale_aot(x, g, outputs: tuple[trtp.TensorDesc], tactic: int):  # type: ignore[no-untyped-def]
         compiled = kernels.compile_stage("scale", dtype_name[x.dtype], target())
         return launch("scale", compiled, _scale_grid(x), [x.shape_expr[1], x.shape_expr[2] * x.shape_expr[3]])
 
@@ -172,8 +188,6 @@ def register_plugins() -> None:  # pragma: no cover - needs TensorRT
         g,
         r,
         residual_relu: int,
-        plugin_namespace: str,
-        aot: int,  # type: ignore[no-untyped-def]
         outputs: tuple[trtp.TensorDesc],
         tactic: int,
     ):
@@ -187,7 +201,7 @@ def register_plugins() -> None:  # pragma: no cover - needs TensorRT
         return torch.as_tensor(tensor, device="cuda")
 
     @trtp.impl("se_deploy::SESqueeze")
-    def _squeeze_jit(x, plugin_namespace: str, aot: int, outputs, stream: int) -> None:  # type: ignore[no-untyped-def]
+    def _squeeze_jit(x, outputs, stream: int) -> None:  # type: ignore[no-untyped-def]
         with torch.cuda.stream(torch.cuda.ExternalStream(stream)):
             as_torch(outputs[0]).copy_(as_torch(x).float().mean(dim=(2, 3)))
 
@@ -203,8 +217,6 @@ def register_plugins() -> None:  # pragma: no cover - needs TensorRT
         gate: str,
         gate_alpha: float,  # type: ignore[no-untyped-def]
         gate_beta: float,
-        plugin_namespace: str,
-        aot: int,
         outputs,
         stream: int,
     ) -> None:
@@ -216,13 +228,13 @@ def register_plugins() -> None:  # pragma: no cover - needs TensorRT
             as_torch(outputs[0]).copy_(gates)
 
     @trtp.impl("se_deploy::SEScale")
-    def _scale_jit(x, g, plugin_namespace: str, aot: int, outputs, stream: int) -> None:  # type: ignore[no-untyped-def]
+    def _scale_jit(x, g, outputs, stream: int) -> None:  # type: ignore[no-untyped-def]
         with torch.cuda.stream(torch.cuda.ExternalStream(stream)):
             x_t = as_torch(x)
             as_torch(outputs[0]).copy_((x_t.float() * as_torch(g)[:, :, None, None]).to(x_t.dtype))
 
     @trtp.impl("se_deploy::SEScaleResidual")
-    def _scale_residual_jit(x, g, r, residual_relu: int, plugin_namespace: str, aot: int, outputs, stream: int) -> None:  # type: ignore[no-untyped-def]
+    def _scale_residual_jit(x, g, r, residual_relu: int, outputs, stream: int) -> None:  # type: ignore[no-untyped-def]
         with torch.cuda.stream(torch.cuda.ExternalStream(stream)):
             x_t = as_torch(x)
             y = x_t.float() * as_torch(g)[:, :, None, None] + as_torch(r).float()
