@@ -74,8 +74,8 @@ def list_models_command(as_json: bool, include_tiny: bool, family: str | None) -
         click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
     table = Table(title="se-deploy model zoo (GMACs per image at the model's input size)")
-    for column in ("model", "params (M)", "GMACs", "twin", "paper GMACs", "paper top-1 err", "stride", "input"):
-        left = column in {"model", "twin", "stride"}
+    for column in ("model", "params (M)", "GMACs", "twin", "paper GMACs", "paper top-1 err", "layout", "input"):
+        left = column in {"model", "twin", "layout"}
         table.add_column(column, justify="left" if left else "right", no_wrap=left)
     for row in rows:
         table.add_row(
@@ -85,13 +85,14 @@ def list_models_command(as_json: bool, include_tiny: bool, family: str | None) -
             row.twin,
             f"{row.paper_gmacs:.2f}" if row.paper_gmacs else "-",
             f"{row.paper_top1_err:.2f}" if row.paper_top1_err else "-",
-            row.stride_placement or "-",
+            row.weights_layout or "-",
             f"{row.image_size}",
         )
     out.print(table)
     out.print(
-        "stride caffe: stride on the first 1x1 conv (the paper's models); "
-        "torchvision: stride on the 3x3 conv (torchvision/timm weights). "
+        "layout caffe: the SENet authors' networks (ResNet: stride on the first 1x1 conv; ceil-mode stem pool), "
+        "the Cadene / timm legacy_* weights; torchvision: torchvision / timm networks and weights (stride on the 3x3, "
+        "padded stem pool). "
         "MACs count convs, FCs and the SE squeeze/scale, as the paper does.",
         highlight=False,
     )

@@ -18,6 +18,7 @@ class ModelSummary:
     has_se: bool
     twin: str
     stride_placement: str | None
+    weights_layout: str | None
     image_size: int
     num_classes: int
     params: int
@@ -37,6 +38,7 @@ class ModelSummary:
             "has_se": self.has_se,
             "twin": self.twin,
             "stride_placement": self.stride_placement,
+            "weights_layout": self.weights_layout,
             "image_size": self.image_size,
             "num_classes": self.num_classes,
             "params": self.params,
@@ -67,6 +69,7 @@ def summarize(spec: ModelSpec) -> ModelSummary:
         has_se=spec.has_se,
         twin=spec.twin,
         stride_placement=spec.stride_placement,
+        weights_layout=spec.weights_layout or spec.stride_placement,
         image_size=spec.image_size,
         num_classes=spec.num_classes,
         params=complexity.params,

@@ -41,6 +41,14 @@ PAPER_FIGURES: dict[str, tuple[PaperFigures, PaperFigures | None]] = {
         PaperFigures(_SENET, top1_err=22.42, top5_err=6.34, gmacs=11.30),
         PaperFigures(_SENET, top1_err=21.57, top5_err=5.73, gmacs=11.32),
     ),
+    "resnext50_32x4d": (
+        PaperFigures(_SENET, top1_err=22.11, top5_err=5.90, gmacs=4.24),
+        PaperFigures(_SENET, top1_err=21.10, top5_err=5.49, gmacs=4.25),
+    ),
+    "resnext101_32x4d": (
+        PaperFigures(_SENET, top1_err=21.18, top5_err=5.57, gmacs=7.99),
+        PaperFigures(_SENET, top1_err=20.70, top5_err=5.01, gmacs=8.00),
+    ),
 }
 
 

@@ -81,6 +81,9 @@ class ModelSpec:
     num_classes: int = 1000
     se_reduction: int | None = 16
     stride_placement: str | None = None
+    # Which public layout its weights come in: "caffe" (Cadene / timm legacy_*: layer0, se_module,
+    # ceil-mode stem pool) or "torchvision" (torchvision / timm). None: same as stride_placement.
+    weights_layout: str | None = None
     tiny: bool = False
     paper: PaperFigures | None = None
     classifier: str = "fc"  # module name of the final Linear; its size gives a checkpoint's classes

@@ -47,9 +47,13 @@ class BasicBlock(nn.Module):
         *,
         se_reduction: int | None = None,
         stride_placement: StridePlacement = "caffe",
+        groups: int = 1,
+        base_width: int = 64,
     ) -> None:
         super().__init__()
         del stride_placement  # both placements put the stride on the first 3x3 conv
+        if groups != 1 or base_width != 64:
+            raise ValueError("BasicBlock supports only groups=1 and base_width=64")
         out_ch = planes * self.expansion
         self.conv1, self.bn1 = _conv_bn(in_ch, planes, 3, stride)
         self.conv2, self.bn2 = _conv_bn(planes, out_ch, 3)
@@ -67,7 +71,7 @@ class BasicBlock(nn.Module):
 
 
 class Bottleneck(nn.Module):
-    """1x1 reduce, 3x3, 1x1 expand; optional SE on the residual branch, before the addition."""
+    """1x1 reduce, 3x3 (grouped for ResNeXt), 1x1 expand; optional SE on the residual branch, before the addition."""
 
     expansion = 4
 
@@ -79,13 +83,17 @@ class Bottleneck(nn.Module):
         *,
         se_reduction: int | None = None,
         stride_placement: StridePlacement = "caffe",
+        groups: int = 1,
+        base_width: int = 64,
     ) -> None:
         super().__init__()
         out_ch = planes * self.expansion
+        width = int(planes * base_width / 64) * groups  # ResNeXt's "32x4d": 32 groups of 4 channels at planes=64
         stride_1x1, stride_3x3 = (stride, 1) if stride_placement == "caffe" else (1, stride)
-        self.conv1, self.bn1 = _conv_bn(in_ch, planes, 1, stride_1x1)
-        self.conv2, self.bn2 = _conv_bn(planes, planes, 3, stride_3x3)
-        self.conv3, self.bn3 = _conv_bn(planes, out_ch, 1)
+        self.conv1, self.bn1 = _conv_bn(in_ch, width, 1, stride_1x1)
+        self.conv2 = nn.Conv2d(width, width, 3, stride=stride_3x3, padding=1, groups=groups, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3, self.bn3 = _conv_bn(width, out_ch, 1)
         self.relu = nn.ReLU(inplace=True)
         self.se = SqueezeExcitation(out_ch, se_reduction) if se_reduction else None
         self.downsample = _make_downsample(in_ch, out_ch, stride)
@@ -119,6 +127,9 @@ class ResNet(nn.Module):
         num_classes: int = 1000,
         se_reduction: int | None = None,
         stride_placement: StridePlacement = "caffe",
+        stem_pool: str | None = None,
+        groups: int = 1,
+        base_width: int = 64,
     ) -> None:
         super().__init__()
         if stride_placement not in STRIDE_PLACEMENTS:
@@ -127,7 +138,13 @@ class ResNet(nn.Module):
         self.conv1 = nn.Conv2d(3, width, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
-        if stride_placement == "caffe":
+        # Caffe-trained weights (Cadene, timm legacy_*) pool with ceil_mode and no padding, whatever the stride
+        # placement (SE-ResNeXt puts its stride on the 3x3 but keeps this stem); torchvision/timm pad by 1.
+        stem_pool = stem_pool or ("ceil" if stride_placement == "caffe" else "pad")
+        if stem_pool not in ("ceil", "pad"):
+            raise ValueError(f"stem_pool must be 'ceil' or 'pad', got {stem_pool!r}")
+        self.stem_pool = stem_pool
+        if stem_pool == "ceil":
             self.maxpool = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         else:
             self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
@@ -145,6 +162,8 @@ class ResNet(nn.Module):
                         stride if block_index == 0 else 1,
                         se_reduction=se_reduction,
                         stride_placement=stride_placement,
+                        groups=groups,
+                        base_width=base_width,
                     )
                 )
                 in_ch = planes * block.expansion
@@ -187,6 +206,9 @@ def build_resnet(
     num_classes: int = 1000,
     width: int = 64,
     layers: tuple[int, int, int, int] | None = None,
+    stem_pool: str | None = None,
+    groups: int = 1,
+    base_width: int = 64,
 ) -> ResNet:
     """Build ResNet-``depth`` (18/34/50/101/152), with SE blocks when ``se`` is true.
 
@@ -202,4 +224,7 @@ def build_resnet(
         num_classes=num_classes,
         se_reduction=se_reduction if se else None,
         stride_placement=stride_placement,
+        stem_pool=stem_pool,
+        groups=groups,
+        base_width=base_width,
     )

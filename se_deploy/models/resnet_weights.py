@@ -59,7 +59,7 @@ def _hub_placement(source: str) -> str | None:
         return None
     if name.startswith("legacy_"):
         return "caffe"
-    if name.startswith(("seresnet", "resnet")):
+    if name.startswith(("seresnet", "resnet", "seresnext", "resnext")):
         return "torchvision"
     return None
 
@@ -75,14 +75,15 @@ def resnet_checkpoint_filter(state_dict: dict[str, torch.Tensor], spec: ModelSpe
     if layout == CADENE:
         state_dict = rename_cadene_keys(state_dict)
     known_placement = _hub_placement(source) or (_LAYOUT_PLACEMENT[CADENE] if layout == CADENE else None)
+    expected = spec.weights_layout or spec.stride_placement
     notes: list[str] = []
-    if known_placement and spec.stride_placement and known_placement != spec.stride_placement and not spec.tiny:
+    if known_placement and expected and known_placement != expected and not spec.tiny:
         raise WeightsError(
-            f"weights {source!r} were trained with the {known_placement} stride placement but {spec.name} uses the "
-            f"{spec.stride_placement} placement; the outputs would be wrong. "
+            f"weights {source!r} come from {known_placement}-style training (stride placement and stem pooling) but "
+            f"{spec.name} is the {expected}-style network; the outputs would be wrong. "
             f"Use --model {_counterpart(spec, known_placement)} instead."
         )
-    if layout == TORCHVISION and known_placement is None and spec.stride_placement == "caffe" and not spec.tiny:
+    if layout == TORCHVISION and known_placement is None and expected == "caffe" and not spec.tiny:
         notes.append(
             "torchvision/timm-style key names: torchvision resnet* and timm seresnet* weights are trained with the "
             f"stride on the 3x3 conv; if these are such weights, use --model {_counterpart(spec, 'torchvision')}"

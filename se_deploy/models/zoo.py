@@ -67,9 +67,51 @@ def _register_tiny_pair(kind: str) -> None:
         )
 
 
+def _register_resnext_pair(depth: int, style: str) -> None:
+    """SE-ResNeXt-{50,101} (32x4d): stride on the grouped 3x3 in both styles; the stem pool differs."""
+    suffix = "" if style == "caffe" else "_tv"
+    architecture = f"resnext{depth}_32x4d"
+    se_name, base_name = f"se_{architecture}{suffix}", f"{architecture}{suffix}"
+    stem = "ceil" if style == "caffe" else "pad"
+    origin = (
+        "paper/Caffe stem (ceil-mode pool; Cadene & timm legacy_seresnext weights)"
+        if style == "caffe"
+        else "torchvision stem (padded pool; torchvision resnext / timm seresnext weights)"
+    )
+    for name, twin, has_se in ((se_name, base_name, True), (base_name, se_name, False)):
+        title = f"{'SE-' if has_se else ''}ResNeXt-{depth} (32x4d)"
+        register(
+            ModelSpec(
+                name=name,
+                family="resnext",
+                architecture=architecture,
+                has_se=has_se,
+                twin=twin,
+                builder=partial(
+                    build_resnet,
+                    depth,
+                    se=has_se,
+                    stride_placement="torchvision",
+                    stem_pool=stem,
+                    groups=32,
+                    base_width=4,
+                ),
+                description=f"{title}, stride on the 3x3 conv, {origin}",
+                stride_placement="torchvision",
+                weights_layout=style,
+                paper=paper_figures(architecture, se=has_se) if style == "caffe" else None,
+                checkpoint_filter=resnet_checkpoint_filter,
+            )
+        )
+
+
 for _depth in (18, 34, 50, 101, 152):
     _register_resnet_pair(_depth, "caffe")
 for _depth in (18, 34, 50, 101, 152):
     _register_resnet_pair(_depth, "torchvision")
+for _depth in (50, 101):
+    _register_resnext_pair(_depth, "caffe")
+for _depth in (50, 101):
+    _register_resnext_pair(_depth, "torchvision")
 _register_tiny_pair("bottleneck")
 _register_tiny_pair("basic")

@@ -53,3 +53,32 @@ def test_se_costs_about_a_third_of_a_percent_of_macs_in_the_paper_placement() ->
 
 def test_torchvision_placement_costs_more_macs() -> None:
     assert summarize(get_spec("resnet50_tv")).macs / 1e9 == pytest.approx(4.09, rel=0.005)
+
+
+RESNEXT = ["se_resnext50_32x4d", "resnext50_32x4d", "se_resnext101_32x4d", "resnext101_32x4d"]
+
+
+@pytest.mark.parametrize("name", RESNEXT)
+def test_resnext_gmacs_within_one_percent_of_the_senet_paper(name: str) -> None:
+    summary = summarize(get_spec(name))
+    assert summary.macs / 1e9 == pytest.approx(summary.paper_gmacs, rel=0.01)
+
+
+def test_resnext_params_equal_torchvision_and_timm() -> None:
+    assert summarize(get_spec("resnext50_32x4d")).params == 25_028_904  # torchvision resnext50_32x4d
+    assert summarize(get_spec("resnext101_32x4d_tv")).params == 44_177_704  # timm resnext101_32x4d
+    se, base = summarize(get_spec("se_resnext50_32x4d")), summarize(get_spec("resnext50_32x4d"))
+    assert se.params - base.params == 2_530_992  # the same SE blocks as SE-ResNet-50
+
+
+def test_resnext_styles_differ_only_in_the_stem_pool() -> None:
+    import torch
+
+    from se_deploy.models import create_model
+
+    torch.manual_seed(0)
+    caffe = create_model("se_resnext50_32x4d")
+    tv = create_model("se_resnext50_32x4d_tv")
+    assert caffe.maxpool.ceil_mode and caffe.maxpool.padding == 0 and tv.maxpool.padding == 1
+    assert caffe.layer2[0].conv1.stride == (1, 1) and caffe.layer2[0].conv2.stride == (2, 2)
+    assert caffe.layer2[0].conv2.groups == 32 and caffe.layer1[0].conv2.in_channels == 128

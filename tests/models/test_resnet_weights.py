@@ -68,3 +68,16 @@ def test_torchvision_style_keys_in_caffe_model_leave_a_note(tmp_path: Path, resn
     assert any("se_resnet18_tv" in note for note in info.notes)
     _model, info = load_pretrained(get_spec("se_resnet18_tv"), path)
     assert info.notes == ()
+
+
+def test_cadene_se_resnext_weights_need_the_caffe_stem(tmp_path: Path) -> None:
+    torch.manual_seed(4)
+    source = create_model("se_resnext50_32x4d")
+    path = tmp_path / "se_resnext50_32x4d.pth"
+    torch.save(to_cadene_layout(source.state_dict()), path)
+    model = create_model("se_resnext50_32x4d", pretrained=path)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), source(x), rtol=0, atol=0)
+    with pytest.raises(WeightsError, match="Use --model se_resnext50_32x4d instead"):
+        create_model("se_resnext50_32x4d_tv", pretrained=path)
