@@ -83,7 +83,9 @@ def list_models_command(as_json: bool, include_tiny: bool, family: str | None) -
             f"{row.params / 1e6:.2f}",
             f"{row.macs / 1e9:.3f}",
             row.twin,
-            f"{row.paper_gmacs:.2f}" if row.paper_gmacs else "-",
+            (f"{row.paper_gmacs:.2f}" if row.paper_gmacs >= 1 else f"{row.paper_gmacs:.3f}")
+            if row.paper_gmacs
+            else "-",
             f"{row.paper_top1_err:.2f}" if row.paper_top1_err else "-",
             row.weights_layout or "-",
             f"{row.image_size}",

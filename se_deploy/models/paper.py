@@ -49,6 +49,10 @@ PAPER_FIGURES: dict[str, tuple[PaperFigures, PaperFigures | None]] = {
         PaperFigures(_SENET, top1_err=21.18, top5_err=5.57, gmacs=7.99),
         PaperFigures(_SENET, top1_err=20.70, top5_err=5.01, gmacs=8.00),
     ),
+    "mobilenet": (
+        PaperFigures(_SENET, top1_err=28.4, top5_err=9.4, gmacs=0.569, params_m=4.2),
+        PaperFigures(_SENET, top1_err=25.3, top5_err=7.7, gmacs=0.572, params_m=4.7),
+    ),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from se_deploy.models.mobilenet import build_mobilenet
 from se_deploy.models.paper import paper_figures
 from se_deploy.models.registry import ModelSpec, Preprocessing, register
 from se_deploy.models.resnet import BasicBlock, Bottleneck, build_resnet
@@ -105,6 +106,24 @@ def _register_resnext_pair(depth: int, style: str) -> None:
         )
 
 
+def _register_mobilenet_pair() -> None:
+    for name, twin, has_se in (("se_mobilenet", "mobilenet", True), ("mobilenet", "se_mobilenet", False)):
+        register(
+            ModelSpec(
+                name=name,
+                family="mobilenet",
+                architecture="mobilenet",
+                has_se=has_se,
+                twin=twin,
+                builder=partial(build_mobilenet, se=has_se),
+                description=f"{'SE-' if has_se else ''}MobileNet v1 1.0"
+                + (", SE after each depthwise-separable block" if has_se else ""),
+                paper=paper_figures("mobilenet", se=has_se),
+                classifier="fc",
+            )
+        )
+
+
 for _depth in (18, 34, 50, 101, 152):
     _register_resnet_pair(_depth, "caffe")
 for _depth in (18, 34, 50, 101, 152):
@@ -113,5 +132,6 @@ for _depth in (50, 101):
     _register_resnext_pair(_depth, "caffe")
 for _depth in (50, 101):
     _register_resnext_pair(_depth, "torchvision")
+_register_mobilenet_pair()
 _register_tiny_pair("bottleneck")
 _register_tiny_pair("basic")

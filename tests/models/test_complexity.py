@@ -82,3 +82,10 @@ def test_resnext_styles_differ_only_in_the_stem_pool() -> None:
     assert caffe.maxpool.ceil_mode and caffe.maxpool.padding == 0 and tv.maxpool.padding == 1
     assert caffe.layer2[0].conv1.stride == (1, 1) and caffe.layer2[0].conv2.stride == (2, 2)
     assert caffe.layer2[0].conv2.groups == 32 and caffe.layer1[0].conv2.in_channels == 128
+
+
+@pytest.mark.parametrize("name", ["se_mobilenet", "mobilenet"])
+def test_mobilenet_matches_the_paper(name: str) -> None:
+    summary = summarize(get_spec(name))
+    assert summary.params / 1e6 == pytest.approx(summary.paper_params_m, rel=0.02)  # the paper gives 2 digits
+    assert summary.macs / 1e9 == pytest.approx(summary.paper_gmacs, rel=0.01)

@@ -60,3 +60,15 @@ def test_fp16_exports_match_too(style: str, exporter: str) -> None:
     assert len(report.blocks) == count_se(module)
     assert {b.dtype for b in report.blocks} == {"float16"}
     assert compare_models(model, fuse_se(model).model, atol=1e-2, rtol=1e-2).passed
+
+
+def test_zoo_se_mobilenet_blocks_are_all_found_and_fuse() -> None:
+    from se_deploy.models import create_model
+
+    torch.manual_seed(0)
+    module = create_model("se_mobilenet")
+    model = export(module, "legacy", size=64)
+    report = find_se_blocks(model, residual=True)
+    assert len(report.blocks) == count_se(module) == 13 and report.near_misses == ()
+    assert all(b.residual is None for b in report.blocks)  # MobileNet v1 has no residual additions
+    assert compare_models(model, fuse_se(model).model, batches=(2,)).passed
