@@ -53,6 +53,10 @@ PAPER_FIGURES: dict[str, tuple[PaperFigures, PaperFigures | None]] = {
         PaperFigures(_SENET, top1_err=28.4, top5_err=9.4, gmacs=0.569, params_m=4.2),
         PaperFigures(_SENET, top1_err=25.3, top5_err=7.7, gmacs=0.572, params_m=4.7),
     ),
+    "vgg16_bn": (
+        PaperFigures(_SENET, top1_err=27.02, top5_err=8.81, gmacs=15.47),
+        PaperFigures(_SENET, top1_err=25.22, top5_err=7.70, gmacs=15.48),
+    ),
 }
 
 

@@ -9,6 +9,7 @@ from se_deploy.models.paper import paper_figures
 from se_deploy.models.registry import ModelSpec, Preprocessing, register
 from se_deploy.models.resnet import BasicBlock, Bottleneck, build_resnet
 from se_deploy.models.resnet_weights import resnet_checkpoint_filter
+from se_deploy.models.vgg import build_vgg16_bn
 
 _PLACEMENT_NOTES = {
     "caffe": "stride on the first 1x1 conv (paper/Caffe; Cadene & timm legacy_seresnet weights)",
@@ -124,6 +125,24 @@ def _register_mobilenet_pair() -> None:
         )
 
 
+def _register_vgg_pair() -> None:
+    for name, twin, has_se in (("se_vgg16_bn", "vgg16_bn", True), ("vgg16_bn", "se_vgg16_bn", False)):
+        register(
+            ModelSpec(
+                name=name,
+                family="vgg",
+                architecture="vgg16_bn",
+                has_se=has_se,
+                twin=twin,
+                builder=partial(build_vgg16_bn, se=has_se),
+                description=f"{'SE-' if has_se else ''}VGG-16 with batch norm"
+                + (", SE after each conv+BN+ReLU" if has_se else ""),
+                paper=paper_figures("vgg16_bn", se=has_se),
+                classifier="classifier.6",
+            )
+        )
+
+
 for _depth in (18, 34, 50, 101, 152):
     _register_resnet_pair(_depth, "caffe")
 for _depth in (18, 34, 50, 101, 152):
@@ -133,5 +152,6 @@ for _depth in (50, 101):
 for _depth in (50, 101):
     _register_resnext_pair(_depth, "torchvision")
 _register_mobilenet_pair()
+_register_vgg_pair()
 _register_tiny_pair("bottleneck")
 _register_tiny_pair("basic")

@@ -89,3 +89,10 @@ def test_mobilenet_matches_the_paper(name: str) -> None:
     summary = summarize(get_spec(name))
     assert summary.params / 1e6 == pytest.approx(summary.paper_params_m, rel=0.02)  # the paper gives 2 digits
     assert summary.macs / 1e9 == pytest.approx(summary.paper_gmacs, rel=0.01)
+
+
+def test_vgg16_bn_matches_torchvision_and_the_paper() -> None:
+    base, se = summarize(get_spec("vgg16_bn")), summarize(get_spec("se_vgg16_bn"))
+    assert base.params == 138_365_992  # torchvision vgg16_bn
+    assert base.macs / 1e9 == pytest.approx(15.47, rel=0.01) and se.macs / 1e9 == pytest.approx(15.48, rel=0.01)
+    assert 0 < se.params - base.params < 0.3e6

@@ -72,3 +72,15 @@ def test_zoo_se_mobilenet_blocks_are_all_found_and_fuse() -> None:
     assert len(report.blocks) == count_se(module) == 13 and report.near_misses == ()
     assert all(b.residual is None for b in report.blocks)  # MobileNet v1 has no residual additions
     assert compare_models(model, fuse_se(model).model, batches=(2,)).passed
+
+
+def test_se_vgg_blocks_are_all_found() -> None:
+    from se_deploy.models.vgg import VGG
+
+    torch.manual_seed(0)
+    module = VGG((8, 8, "M", 16, "M"), num_classes=10, se_reduction=4, hidden=32).eval()
+    for exporter in ("dynamo", "legacy"):
+        model = export(module, exporter, size=56)  # 56 / 4 = 14: the legacy exporter needs 7 to divide it
+        report = find_se_blocks(model, residual=True)
+        assert len(report.blocks) == count_se(module) == 3 and report.near_misses == ()
+        assert compare_models(model, fuse_se(model).model, batches=(2,)).passed
