@@ -148,8 +148,15 @@ def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
                 ),
                 key=lambda r: r["batch"],
             )
-            if rows:
-                axis.plot([r["batch"] for r in rows], [r["latency_ms"]["p50"] for r in rows], marker="o", label=variant)
+            if rows:  # one colour per variant across every panel
+                color = f"C{VARIANT_ORDER.index(variant)}"
+                axis.plot(
+                    [r["batch"] for r in rows],
+                    [r["latency_ms"]["p50"] for r in rows],
+                    marker="o",
+                    label=variant,
+                    color=color,
+                )
         axis.set_xscale("log", base=2)
         axis.set_yscale("log")
         batches = sorted({r["batch"] for r in report["results"]})
