@@ -73,7 +73,7 @@ def lower_for_tensorrt(model: onnx.ModelProto, *, aot: bool = True) -> tuple[onn
             **common,
         )
         nodes.append(excite)
-        excite_variants[variant.body_key] = variant
+        excite_variants[excite_key(variant)] = variant
         if variant.residual:
             nodes.append(
                 helper.make_node(
@@ -102,13 +102,13 @@ def lower_for_tensorrt(model: onnx.ModelProto, *, aot: bool = True) -> tuple[onn
         # one excite body per (activation, gate): overloads, as for the fused op
         for node in lowered.graph.node:
             if node.domain == DOMAIN and node.op_type == EXCITE_OP:
-                node.overload = _excite_key(node)
+                node.overload = excite_key(variant_from_node(node))
         lowered.ir_version = max(lowered.ir_version, 10)
     return lowered, count
 
 
-def _excite_key(node: onnx.NodeProto) -> str:
-    variant = variant_from_node(node)
+def excite_key(variant: SEVariant) -> str:
+    """What selects an SEExcite body: activation and gate only (not the residual, which SEScale handles)."""
     return f"{variant.activation}_{variant.gate}"
 
 
@@ -149,14 +149,10 @@ def _functions(opset: int, excite_variants: list[SEVariant]) -> list[onnx.Functi
         attributes=[*common, "residual_relu"],
     )
     functions = [squeeze, scale, scale_residual]
-    overloaded = len({_key(v) for v in excite_variants}) > 1
-    for variant in {_key(v): v for v in excite_variants}.values():
-        functions.append(_excite_function(variant, imports, overload=_key(variant) if overloaded else None))
+    overloaded = len(excite_variants) > 1  # excite_variants holds one variant per excite_key
+    for variant in excite_variants:
+        functions.append(_excite_function(variant, imports, overload=excite_key(variant) if overloaded else None))
     return functions
-
-
-def _key(variant: SEVariant) -> str:
-    return f"{variant.activation}_{variant.gate}"
 
 
 def _scale_nodes(*, residual: bool) -> list[onnx.NodeProto]:

@@ -56,3 +56,29 @@ def test_lowering_a_model_that_mixes_variants() -> None:
     ]
     assert all(_attrs(n)["aot"] == 0 for n in lowered.graph.node if n.domain == "se_deploy")
     assert compare_models(fused, lowered).passed
+
+
+class ResidualThenPlainSE(torch.nn.Module):
+    """One SE before a residual add and one without: same (activation, gate), different fused ops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from tests.rewrite.styles import TimmSE
+
+        self.conv = torch.nn.Conv2d(3, 16, 3, padding=1)
+        self.se1, self.se2 = TimmSE(16, 4), TimmSE(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return self.se2(torch.relu(self.se1(y) + y))
+
+
+def test_residual_and_plain_blocks_share_one_excite_body() -> None:
+    torch.manual_seed(0)
+    fused = fuse_se(export(ResidualThenPlainSE(), "legacy")).model
+    assert [n.op_type for n in fused.graph.node][-2:] == ["SqueezeExcitationResidual", "SqueezeExcitation"]
+    lowered, count = lower_for_tensorrt(fused)
+    assert count == 2
+    assert {n.overload for n in lowered.graph.node} == {""}
+    assert sum(f.name == "SEExcite" for f in lowered.functions) == 1
+    assert compare_models(fused, lowered).passed
