@@ -12,9 +12,6 @@ import os
 import torch
 import torch.nn.functional as F
 
-ACTIVATIONS = ("relu", "silu", "hard_swish", "leaky_relu", "gelu")
-GATES = ("sigmoid", "hard_sigmoid")
-
 
 def reference(
     x: torch.Tensor,

@@ -104,19 +104,9 @@ def make_function(variant: SEVariant, opset: int, *, overload: str | None = None
         nodes.append(helper.make_node("Unsqueeze", ["W2"], ["W2k"], axes=[2, 3]))
     nodes.append(helper.make_node("GlobalAveragePool", ["X"], ["S"]))
     nodes.append(helper.make_node("Conv", ["S", "W1k", "B1"], ["H"]))
-    nodes.extend(_activation_nodes(variant.activation, "H", "A"))
+    nodes.extend(activation_nodes(variant.activation, "H", "A"))
     nodes.append(helper.make_node("Conv", ["A", "W2k", "B2"], ["E"]))
-    if variant.gate == "sigmoid":
-        nodes.append(helper.make_node("Sigmoid", ["E"], ["G"]))
-    else:
-        gate = helper.make_node("HardSigmoid", ["E"], ["G"])
-        gate.attribute.extend(
-            [
-                helper.make_attribute_ref("alpha", onnx.AttributeProto.FLOAT, ref_attr_name="gate_alpha"),
-                helper.make_attribute_ref("beta", onnx.AttributeProto.FLOAT, ref_attr_name="gate_beta"),
-            ]
-        )
-        nodes.append(gate)
+    nodes.append(gate_node(variant.gate, "E", "G"))
     inputs = ["X", "W1", "B1", "W2", "B2"]
     attributes = ["activation", "activation_alpha", "gate", "gate_alpha", "gate_beta", "plugin_namespace"]
     if variant.residual:
@@ -143,7 +133,22 @@ def make_function(variant: SEVariant, opset: int, *, overload: str | None = None
     )
 
 
-def _activation_nodes(activation: str, x: str, y: str) -> list[onnx.NodeProto]:
+def gate_node(gate: str, x: str, y: str) -> onnx.NodeProto:
+    """The gate inside a function body; a hard sigmoid reads alpha/beta from the node's attributes."""
+    if gate == "sigmoid":
+        return helper.make_node("Sigmoid", [x], [y])
+    node = helper.make_node("HardSigmoid", [x], [y])
+    node.attribute.extend(
+        [
+            helper.make_attribute_ref("alpha", onnx.AttributeProto.FLOAT, ref_attr_name="gate_alpha"),
+            helper.make_attribute_ref("beta", onnx.AttributeProto.FLOAT, ref_attr_name="gate_beta"),
+        ]
+    )
+    return node
+
+
+def activation_nodes(activation: str, x: str, y: str) -> list[onnx.NodeProto]:
+    """The activation inside a function body (leaky ReLU reads its slope from the node's attributes)."""
     if activation == "relu":
         return [helper.make_node("Relu", [x], [y])]
     if activation == "silu":

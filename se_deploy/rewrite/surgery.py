@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,7 +119,8 @@ def strip_se(model: onnx.ModelProto) -> SurgeryResult:
     return SurgeryResult(stripped, report, len(removed), len(identities))
 
 
-def _add_functions(model: onnx.ModelProto, variants, opset: int, use_overloads: bool) -> None:  # type: ignore[no-untyped-def]
+def _add_functions(model: onnx.ModelProto, variants: Iterable[SEVariant], opset: int, use_overloads: bool) -> None:
+    # make_function imports the model's default-domain opset: ONNX's checker requires the two to match.
     seen: set[tuple[str, str]] = set()
     for variant in variants:
         key = (variant.op_type, variant.body_key)
@@ -131,11 +133,6 @@ def _add_functions(model: onnx.ModelProto, variants, opset: int, use_overloads: 
         model.opset_import.append(onnx.helper.make_opsetid(DOMAIN, DOMAIN_VERSION))
     if use_overloads and model.ir_version < OVERLOAD_IR_VERSION:
         model.ir_version = OVERLOAD_IR_VERSION
-    # ONNX requires a function's opset imports to match the model's; onnx's checker enforces it.
-    for function in model.functions:
-        if function.domain == DOMAIN:
-            del function.opset_import[:]
-            function.opset_import.extend([onnx.helper.make_opsetid("", opset)])
 
 
 def _replace_nodes(model: onnx.ModelProto, nodes: list[onnx.NodeProto]) -> None:

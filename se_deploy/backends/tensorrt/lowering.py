@@ -15,7 +15,15 @@ import copy
 import onnx
 from onnx import helper
 
-from se_deploy.rewrite.fused_op import DOMAIN, PLUGIN_NAMESPACE, SE_OP, SE_RESIDUAL_OP, SEVariant, _activation_nodes
+from se_deploy.rewrite.fused_op import (
+    DOMAIN,
+    PLUGIN_NAMESPACE,
+    SE_OP,
+    SE_RESIDUAL_OP,
+    SEVariant,
+    activation_nodes,
+    gate_node,
+)
 
 SQUEEZE_OP, EXCITE_OP, SCALE_OP, SCALE_RESIDUAL_OP = "SESqueeze", "SEExcite", "SEScale", "SEScaleResidual"
 LOWERED_OPS = (SQUEEZE_OP, EXCITE_OP, SCALE_OP, SCALE_RESIDUAL_OP)
@@ -191,20 +199,10 @@ def _excite_function(
         helper.make_node("CastLike", ["W2", "S"], ["W2f"]),
         helper.make_node("CastLike", ["B2", "S"], ["B2f"]),
         helper.make_node("Gemm", ["S", "W1f", "B1f"], ["H"], transB=1),
-        *_activation_nodes(variant.activation, "H", "A"),
+        *activation_nodes(variant.activation, "H", "A"),
         helper.make_node("Gemm", ["A", "W2f", "B2f"], ["E"], transB=1),
+        gate_node(variant.gate, "E", "G"),
     ]
-    if variant.gate == "sigmoid":
-        nodes.append(helper.make_node("Sigmoid", ["E"], ["G"]))
-    else:
-        gate = helper.make_node("HardSigmoid", ["E"], ["G"])
-        gate.attribute.extend(
-            [
-                helper.make_attribute_ref("alpha", onnx.AttributeProto.FLOAT, ref_attr_name="gate_alpha"),
-                helper.make_attribute_ref("beta", onnx.AttributeProto.FLOAT, ref_attr_name="gate_beta"),
-            ]
-        )
-        nodes.append(gate)
     return helper.make_function(
         DOMAIN,
         EXCITE_OP,
