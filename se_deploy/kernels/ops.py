@@ -29,8 +29,41 @@ def reference(
     residual_relu: bool = True,
 ) -> torch.Tensor:
     """The op's semantics in plain PyTorch (FP32 math), the oracle for the kernels."""
-    squeezed = x.float().mean(dim=(2, 3))
-    hidden = squeezed @ w1.float().t() + b1.float()
+    scale = excitation(
+        x.float().mean(dim=(2, 3)),
+        w1,
+        b1,
+        w2,
+        b2,
+        activation=activation,
+        gate=gate,
+        activation_alpha=activation_alpha,
+        gate_alpha=gate_alpha,
+        gate_beta=gate_beta,
+    )
+    out = x.float() * scale[:, :, None, None]
+    if residual is not None:
+        out = out + residual.float()
+        if residual_relu:
+            out = torch.relu(out)
+    return out.to(x.dtype).contiguous(memory_format=_memory_format(x))
+
+
+def excitation(
+    squeezed: torch.Tensor,
+    w1: torch.Tensor,
+    b1: torch.Tensor,
+    w2: torch.Tensor,
+    b2: torch.Tensor,
+    *,
+    activation: str = "relu",
+    gate: str = "sigmoid",
+    activation_alpha: float = 0.01,
+    gate_alpha: float = 1 / 6,
+    gate_beta: float = 0.5,
+) -> torch.Tensor:
+    """The gates (N, C), FP32, from the squeezed means (N, C): both FCs, the activation and the gate."""
+    hidden = squeezed.float() @ w1.float().t() + b1.float()
     hidden = {
         "relu": F.relu,
         "silu": F.silu,
@@ -39,13 +72,7 @@ def reference(
         "gelu": F.gelu,
     }[activation](hidden)
     excited = hidden @ w2.float().t() + b2.float()
-    scale = torch.sigmoid(excited) if gate == "sigmoid" else torch.clamp(gate_alpha * excited + gate_beta, 0.0, 1.0)
-    out = x.float() * scale[:, :, None, None]
-    if residual is not None:
-        out = out + residual.float()
-        if residual_relu:
-            out = torch.relu(out)
-    return out.to(x.dtype).contiguous(memory_format=_memory_format(x))
+    return torch.sigmoid(excited) if gate == "sigmoid" else torch.clamp(gate_alpha * excited + gate_beta, 0.0, 1.0)
 
 
 def _memory_format(x: torch.Tensor) -> torch.memory_format:

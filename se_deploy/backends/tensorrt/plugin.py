@@ -53,6 +53,7 @@ def register_plugins() -> None:  # pragma: no cover - needs TensorRT
     import torch
 
     from se_deploy.kernels import aot as kernels
+    from se_deploy.kernels.ops import excitation
 
     dtype_name = {trt.float32: "float32", trt.float16: "float16"}
 
@@ -221,9 +222,14 @@ def register_plugins() -> None:  # pragma: no cover - needs TensorRT
         stream: int,
     ) -> None:
         with torch.cuda.stream(torch.cuda.ExternalStream(stream)):
-            hidden = as_torch(s).float() @ as_torch(w1).float().t() + as_torch(b1).float()
-            gates = _excite_math(
-                hidden, as_torch(w2), as_torch(b2), activation, activation_alpha, gate, gate_alpha, gate_beta
+            gates = excitation(
+                as_torch(s),
+                *(as_torch(t) for t in (w1, b1, w2, b2)),
+                activation=activation,
+                gate=gate,
+                activation_alpha=activation_alpha,
+                gate_alpha=gate_alpha,
+                gate_beta=gate_beta,
             )
             as_torch(outputs[0]).copy_(gates)
 
@@ -241,27 +247,3 @@ def register_plugins() -> None:  # pragma: no cover - needs TensorRT
             as_torch(outputs[0]).copy_((torch.relu(y) if residual_relu else y).to(x_t.dtype))
 
     _REGISTERED = True
-
-
-def _excite_math(
-    hidden: Any,
-    w2: Any,
-    b2: Any,
-    activation: str,
-    activation_alpha: float,
-    gate: str,  # pragma: no cover
-    gate_alpha: float,
-    gate_beta: float,
-) -> Any:
-    import torch
-    import torch.nn.functional as F
-
-    act = {
-        "relu": F.relu,
-        "silu": F.silu,
-        "hard_swish": F.hardswish,
-        "gelu": F.gelu,
-        "leaky_relu": lambda t: F.leaky_relu(t, activation_alpha),
-    }[activation]
-    excited = act(hidden) @ w2.float().t() + b2.float()
-    return torch.sigmoid(excited) if gate == "sigmoid" else torch.clamp(gate_alpha * excited + gate_beta, 0, 1)
