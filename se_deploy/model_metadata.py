@@ -12,7 +12,7 @@ from typing import Any
 
 import onnx
 
-from se_deploy.models.registry import Preprocessing
+from se_deploy.models.registry import IMAGENET_224, Preprocessing
 
 METADATA_KEY = "se_deploy"
 
@@ -48,15 +48,7 @@ def preprocessing_of(model: onnx.ModelProto) -> Preprocessing | None:
     if not isinstance(raw, dict):
         return None
     try:
-        return Preprocessing(
-            resize_size=int(raw["resize_size"]),
-            crop_size=int(raw["crop_size"]),
-            mean=tuple(raw["mean"]),  # type: ignore[arg-type]
-            std=tuple(raw["std"]),  # type: ignore[arg-type]
-            interpolation=str(raw.get("interpolation", "bilinear")),
-            color_space=str(raw.get("color_space", "RGB")),
-            pixel_range=tuple(raw.get("pixel_range", (0.0, 1.0))),  # type: ignore[arg-type]
-        )
+        return Preprocessing.from_dict(raw)
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -65,4 +57,4 @@ def default_preprocessing(model: onnx.ModelProto) -> Preprocessing:
     """ImageNet statistics at the model's input size: the fallback for foreign models."""
     dims = model.graph.input[0].type.tensor_type.shape.dim
     size = dims[-1].dim_value if len(dims) == 4 and dims[-1].HasField("dim_value") else 224
-    return Preprocessing(resize_size=round(size * 256 / 224), crop_size=size)
+    return IMAGENET_224.for_crop(size)

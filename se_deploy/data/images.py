@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,13 @@ def load_image(path: Path, preprocessing: Preprocessing) -> np.ndarray:
             return preprocess_image(image, preprocessing)
     except (UnidentifiedImageError, OSError) as exc:
         raise InvalidArgumentError(f"cannot read image {str(path)!r}: {exc}") from None
+
+
+def preprocess_any(image: Any, preprocessing: Preprocessing) -> np.ndarray:
+    """An image path, PIL image or uint8 array through the eval transform."""
+    if isinstance(image, str | os.PathLike):
+        return load_image(Path(image), preprocessing)
+    return preprocess_image(image, preprocessing)
 
 
 def preprocess_image(image: Any, preprocessing: Preprocessing) -> np.ndarray:

@@ -50,6 +50,19 @@ class Preprocessing:
         resize = round(crop_size * self.resize_size / self.crop_size)
         return dataclasses.replace(self, resize_size=resize, crop_size=crop_size)
 
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Preprocessing:
+        """The inverse of ``to_dict``; raises KeyError/TypeError/ValueError on an incomplete record."""
+        return cls(
+            resize_size=int(raw["resize_size"]),
+            crop_size=int(raw["crop_size"]),
+            mean=tuple(raw["mean"]),  # type: ignore[arg-type]
+            std=tuple(raw["std"]),  # type: ignore[arg-type]
+            interpolation=str(raw.get("interpolation", "bilinear")),
+            color_space=str(raw.get("color_space", "RGB")),
+            pixel_range=tuple(raw.get("pixel_range", (0.0, 1.0))),  # type: ignore[arg-type]
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "resize_size": self.resize_size,

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from se_deploy import model_metadata
-from se_deploy.backends.onnxruntime.engine import ENGINE_FILENAME, EngineDescription
-from se_deploy.data.images import load_image, preprocess_image
+from se_deploy.backends.onnxruntime.engine import EngineDescription
+from se_deploy.backends.onnxruntime.loader import open_session
+from se_deploy.data.images import preprocess_any
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.models.registry import Preprocessing
-from se_deploy.rewrite.job import load_onnx
 
 _NUMPY = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 
@@ -107,38 +107,20 @@ class Engine:
 
     def preprocess(self, image: Any) -> np.ndarray:
         """A PIL image, uint8 H x W x 3 array or image path -> one (3, H, W) sample in the engine's dtype."""
-        if isinstance(image, str | os.PathLike):
-            sample = load_image(Path(image), self.preprocessing)
-        else:
-            sample = preprocess_image(image, self.preprocessing)
-        return sample.astype(self.input_spec.dtype, copy=False)
+        return preprocess_any(image, self.preprocessing).astype(self.input_spec.dtype, copy=False)
 
 
 def load(path: str | os.PathLike[str], *, threads: int | None = None, max_batch: int | None = None) -> Engine:
     """Load an ONNX file, an se-deploy engine folder, or a TensorRT plan; see the module docstring."""
-    import onnxruntime as ort
-
     path = Path(path)
     if path.suffix in (".plan", ".engine"):
         from se_deploy.serve.tensorrt_loader import load_plan
 
         return load_plan(path)
-    description = None
-    providers = ["CPUExecutionProvider"]
-    if path.is_dir() or path.name == ENGINE_FILENAME:
-        folder = path if path.is_dir() else path.parent
-        description = EngineDescription.read(folder)
-        model_path = folder / description.model_file
-        providers = description.providers
-    else:
-        model_path = path
-    model = load_onnx(model_path)
-    facts = model_metadata.read(model)
-    preprocessing = model_metadata.preprocessing_of(model) or model_metadata.default_preprocessing(model)
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if threads:
-        options.intra_op_num_threads = threads
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=providers)
+    loaded = open_session(path, threads=threads)
+    facts = model_metadata.read(loaded.model)
+    preprocessing = model_metadata.preprocessing_of(loaded.model) or model_metadata.default_preprocessing(loaded.model)
     limit = max_batch or facts.get("max_batch")
-    return Engine(session, model_path, str(path), preprocessing, int(limit) if limit else None, description)
+    return Engine(
+        loaded.session, loaded.model_path, str(path), preprocessing, int(limit) if limit else None, loaded.description
+    )

@@ -6,15 +6,15 @@ documentation and have never run: TensorRT cannot be installed on this project's
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from se_deploy.backends.tensorrt.metadata import PlanMetadata
+from se_deploy.data.images import preprocess_any
 from se_deploy.errors import InvalidArgumentError
-from se_deploy.models.registry import Preprocessing
+from se_deploy.models.registry import IMAGENET_224, Preprocessing
 from se_deploy.serve.runtime import InputSpec
 
 
@@ -30,24 +30,17 @@ class PlanEngine:  # pragma: no cover - runs only with TensorRT and a GPU
         self.input_spec = InputSpec(
             meta.input_name, np.dtype(np.float32), (None, *meta.input_shape), meta.batch.min, meta.batch.max
         )
-        raw = meta.preprocessing or {}
-        size = meta.input_shape[-1]
-        self.preprocessing = Preprocessing(
-            resize_size=int(raw.get("resize_size", round(size * 256 / 224))),
-            crop_size=int(raw.get("crop_size", size)),
-            mean=tuple(raw.get("mean", (0.485, 0.456, 0.406))),
-            std=tuple(raw.get("std", (0.229, 0.224, 0.225))),  # type: ignore[arg-type]
+        self.preprocessing = (
+            Preprocessing.from_dict(meta.preprocessing)
+            if meta.preprocessing
+            else IMAGENET_224.for_crop(meta.input_shape[-1])
         )
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.runner.infer(batch)
 
     def preprocess(self, image: Any) -> np.ndarray:
-        from se_deploy.data.images import load_image, preprocess_image
-
-        if isinstance(image, str | os.PathLike):
-            return load_image(Path(image), self.preprocessing)
-        return preprocess_image(image, self.preprocessing)
+        return preprocess_any(image, self.preprocessing)
 
 
 def load_plan(path: Path) -> PlanEngine:
