@@ -15,7 +15,6 @@ from se_deploy.errors import InvalidArgumentError
 from se_deploy.export_job import DEFAULT_SEED, ExportRequest, run_export
 from se_deploy.models import create_model, get_spec
 from se_deploy.rewrite.job import load_onnx
-from se_deploy.rewrite.matcher import find_se_blocks
 from se_deploy.rewrite.surgery import strip_se
 
 STOCK, FUSED, TWIN, BASELINE = "stock", "fused", "twin", "baseline"
@@ -60,12 +59,13 @@ def prepare_models(
         source = onnx.load(str(stock))
         name = model
         torch_model, torch_twin = _torch_pair(model, weights)
-    se_blocks = len(find_se_blocks(source).blocks)
+    progress("stripping the SE blocks (the twin)")
+    stripped = strip_se(source)  # its match report counts the SE blocks: no second matching pass
+    se_blocks = len(stripped.report.blocks)
     if se_blocks == 0:
         raise InvalidArgumentError(f"{model} has no SE blocks that se-deploy finds (see `se-deploy inspect`)")
-    progress("stripping the SE blocks (the twin)")
     twin = work / "twin.onnx"
-    onnx.save(strip_se(source).model, str(twin))
+    onnx.save(stripped.model, str(twin))
     dims = source.graph.input[0].type.tensor_type.shape.dim
     image_size = dims[-1].dim_value if dims[-1].HasField("dim_value") else 224
     result = BenchModels(name, stock, twin, se_blocks, image_size, torch_model=torch_model, torch_twin=torch_twin)

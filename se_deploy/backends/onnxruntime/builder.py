@@ -82,16 +82,19 @@ def build_onnxruntime_engine(request: BuildRequest, progress: Progress = lambda 
     facts = model_metadata.read(source)
     notes: list[str] = []
 
-    se_blocks = len(find_se_blocks(source).blocks)
     fused = False
     model = source
     quantize_unfused = request.precision == "int8" and request.quantize_se
+    if request.fuse and not quantize_unfused:
+        progress("finding and fusing SE blocks")
+        surgery = fuse_se(source, residual=request.residual)  # matches once; its report counts the blocks
+        se_blocks = len(surgery.report.blocks)
+        if se_blocks:
+            model, fused = surgery.model, True
+    else:
+        se_blocks = len(find_se_blocks(source).blocks)
     if se_blocks == 0:
         notes.append("the model has no SE blocks: built as it is")
-    elif request.fuse and not quantize_unfused:
-        progress(f"fusing {se_blocks} SE blocks")
-        model = fuse_se(source, residual=request.residual).model
-        fused = True
     elif quantize_unfused:
         notes.append("--quantize-se: SE blocks left unfused so their ops get Q/DQ like the rest")
 
