@@ -26,7 +26,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from se_deploy.fileio import atomic_write_text
+from se_deploy.fileio import atomic_write, atomic_write_text
 
 VARIANT_ORDER = ("stock", "fused", "twin", "baseline")
 
@@ -195,7 +195,5 @@ def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
 
 
 def _save(figure: Any, path: Path) -> Path:
-    tmp = path.with_suffix(".tmp.png")
-    figure.savefig(tmp, dpi=110)
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=110, format="png"))
     return path

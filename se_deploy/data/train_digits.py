@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 
 from se_deploy.data.digits import write_digits_folder
 from se_deploy.data.images import load_image, scan_image_folder
-from se_deploy.fileio import atomic_write_text
+from se_deploy.fileio import atomic_write, atomic_write_text
 from se_deploy.models import create_model, get_spec
 
 MODELS: tuple[str, ...] = ("se_resnet_tiny", "resnet_tiny")
@@ -99,9 +99,8 @@ def main() -> None:
         data = {split: load_split(split, name) for split in ("train", "test")}
         model, result = train(name, data)
         target = args.out / f"{name}.safetensors"
-        tmp = target.with_suffix(".tmp")
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
-        tmp.replace(target)
+        tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+        atomic_write(target, lambda tmp, tensors=tensors: save_file(tensors, str(tmp)))
         record["models"][name] = result  # type: ignore[index]
         print(f"{name}: test top-1 {result['test_top1']:.4f} ({result['train_seconds']} s)")
     atomic_write_text(args.out / "training.json", json.dumps(record, indent=2) + "\n")

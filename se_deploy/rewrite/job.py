@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +10,7 @@ from typing import Any
 import onnx
 
 from se_deploy.errors import ExportError, InvalidArgumentError, OutputError, SeDeployError
+from se_deploy.fileio import atomic_write
 from se_deploy.onnx_compare import ModelComparison, compare_models, session
 from se_deploy.rewrite.matcher import MatchReport, find_se_blocks
 from se_deploy.rewrite.surgery import SurgeryResult, fuse_se, strip_se
@@ -113,7 +112,7 @@ def run_fuse(request: FuseRequest) -> FuseOutcome:
     remaining = len(find_se_blocks(result).blocks)
     if request.strip and remaining:
         raise ExportError(f"{remaining} SE blocks remain after stripping; nothing was written")
-    _atomic_save(result, request.output)
+    atomic_write(request.output, lambda tmp: onnx.save(result, str(tmp)))
     fused_ops: dict[str, int] = {}
     for node in result.graph.node:
         if node.domain == "se_deploy":
@@ -153,15 +152,3 @@ def _check_output_dir(output: Path) -> None:
         raise OutputError(f"output directory {str(parent)!r} does not exist; create it or choose another -o")
     if not os.access(parent, os.W_OK):
         raise OutputError(f"output directory {str(parent)!r} is not writable; choose another -o")
-
-
-def _atomic_save(model: onnx.ModelProto, output: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent or Path("."))
-    os.close(fd)
-    try:
-        onnx.save(model, tmp)
-        os.replace(tmp, output)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

@@ -9,7 +9,6 @@ need TensorRT (batch profile, network flags, sidecar) are plain Python and teste
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from se_deploy.backends.tensorrt.lowering import lower_for_tensorrt
 from se_deploy.backends.tensorrt.metadata import BatchRange, PlanMetadata, format_parser_errors, network_flags
 from se_deploy.backends.tensorrt.plugin import import_tensorrt, register_plugins
 from se_deploy.errors import ExportError, InvalidArgumentError, OutputError
+from se_deploy.fileio import atomic_write_bytes
 from se_deploy.models.checkpoint import sha256_of
 from se_deploy.rewrite.job import load_onnx
 
@@ -92,11 +92,9 @@ def build_tensorrt_plan(request: TensorRTBuildRequest) -> PlanMetadata:  # pragm
     plan = builder.build_serialized_network(network, config)
     if plan is None:
         raise ExportError("TensorRT could not build the engine (see its log above)")
-    tmp = request.output.with_suffix(".tmp")
-    tmp.write_bytes(bytes(plan))
-    os.replace(tmp, request.output)
+    atomic_write_bytes(request.output, bytes(plan))
     if request.timing_cache:
-        request.timing_cache.write_bytes(bytes(cache.serialize()))
+        atomic_write_bytes(request.timing_cache, bytes(cache.serialize()))
     import torch
 
     major, minor = torch.cuda.get_device_capability()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from se_deploy.errors import InvalidArgumentError
+from se_deploy.fileio import atomic_write_text
 
 SIDECAR_SCHEMA = "se-deploy/tensorrt-plan/1"
 SIDECAR_SUFFIX = ".json"
@@ -63,9 +64,7 @@ class PlanMetadata:
 
     def write(self, plan: Path) -> Path:
         path = sidecar_path(plan)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        tmp.replace(path)
+        atomic_write_text(path, json.dumps(asdict(self), indent=2) + "\n")
         return path
 
     @classmethod
