@@ -521,9 +521,9 @@ def _take_written_hard_sigmoid(walk: _Walk, first: onnx.NodeProto) -> tuple[str,
                 raise _Stop(stage, f"{op} in the gate does not combine the excitation with a scalar constant")
             value, head_first = constant
             if op == "Add":
-                offset = offset + value if clip is None else offset
                 if clip is not None:
                     raise _Stop(stage, "an Add after the Clip does not form a hard sigmoid")
+                offset += value
             elif op == "Sub":
                 if not head_first or clip is not None:
                     raise _Stop(stage, "a Sub in the gate does not form a hard sigmoid")
