@@ -109,11 +109,17 @@ def run_export(request: ExportRequest, progress: Progress = lambda _message: Non
     _refuse_existing(output, names, request.force)
 
     progress(f"building {spec.name}" + (f" with weights {request.weights}" if request.weights else ""))
-    model, weights = _build(spec, request)
+    model, weights = build_model(
+        spec,
+        request.weights,
+        num_classes=request.num_classes,
+        se_reduction=request.se_reduction,
+        hub_cache_dir=request.hub_cache_dir,
+    )
     models: list[tuple[ModelSpec, nn.Module, str]] = [(spec, model, "model")]
     if request.with_twin:
         twin_spec = get_spec(spec.twin)
-        models.append((twin_spec, _build_twin(twin_spec, model), "twin"))
+        models.append((twin_spec, build_twin(twin_spec, model), "twin"))
 
     exported: list[ExportedModel] = []
     with staging_dir(output) as staging:
@@ -165,20 +171,24 @@ def _refuse_existing(output: Path, names: list[str], force: bool) -> None:
         )
 
 
-def _build(spec: ModelSpec, request: ExportRequest) -> tuple[nn.Module, WeightsInfo | None]:
-    if request.weights:
+def build_model(
+    spec: ModelSpec,
+    weights: str | None = None,
+    *,
+    num_classes: int | None = None,
+    se_reduction: int | None = None,
+    hub_cache_dir: str | None = None,
+) -> tuple[nn.Module, WeightsInfo | None]:
+    """The PyTorch model ``export`` exports: the checkpoint's weights, or seeded random ones."""
+    if weights:
         return load_pretrained(
-            spec,
-            request.weights,
-            num_classes=request.num_classes,
-            se_reduction=request.se_reduction,
-            hub_cache_dir=request.hub_cache_dir,
+            spec, weights, num_classes=num_classes, se_reduction=se_reduction, hub_cache_dir=hub_cache_dir
         )
     torch.manual_seed(DEFAULT_SEED)  # reproducible random weights
-    return spec.build(num_classes=request.num_classes, se_reduction=request.se_reduction).eval(), None
+    return spec.build(num_classes=num_classes, se_reduction=se_reduction).eval(), None
 
 
-def _build_twin(twin_spec: ModelSpec, model: nn.Module) -> nn.Module:
+def build_twin(twin_spec: ModelSpec, model: nn.Module) -> nn.Module:
     """The twin with every weight it shares with ``model`` copied over (SE weights stay fresh or dropped)."""
     torch.manual_seed(DEFAULT_SEED)
     twin = twin_spec.build(num_classes=spec_num_classes(model)).eval()

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
-import torch
 from torch import nn
 
 from se_deploy import model_metadata
 from se_deploy.errors import InvalidArgumentError
-from se_deploy.export_job import DEFAULT_SEED, ExportRequest, run_export
-from se_deploy.models import create_model, get_spec
+from se_deploy.export_job import ExportRequest, build_model, build_twin, run_export
+from se_deploy.models import get_spec
 from se_deploy.rewrite.job import load_onnx
 from se_deploy.rewrite.surgery import strip_se
 
@@ -85,13 +84,7 @@ def prepare_models(
 
 
 def _torch_pair(model: str, weights: str | None) -> tuple[nn.Module, nn.Module]:
-    """The PyTorch SE model exactly as exported, and its twin with every shared weight copied."""
-    if weights:
-        se_model = create_model(model, pretrained=weights)
-    else:
-        torch.manual_seed(DEFAULT_SEED)  # what `export` builds without weights
-        se_model = create_model(model)
-    num_classes = [m for m in se_model.modules() if isinstance(m, nn.Linear)][-1].out_features
-    twin = create_model(get_spec(model).twin, num_classes=num_classes)
-    twin.load_state_dict({k: v for k, v in se_model.state_dict().items() if ".se." not in k})
-    return se_model.eval(), twin.eval()
+    """The PyTorch SE model exactly as exported, and its twin with every shared weight copied (as exported)."""
+    spec = get_spec(model)
+    se_model, _ = build_model(spec, weights)
+    return se_model.eval(), build_twin(get_spec(spec.twin), se_model)

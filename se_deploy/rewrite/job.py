@@ -11,7 +11,7 @@ import onnx
 
 from se_deploy.errors import ExportError, InvalidArgumentError, OutputError, SeDeployError
 from se_deploy.fileio import atomic_write
-from se_deploy.onnx_compare import ModelComparison, compare_models, session
+from se_deploy.onnx_compare import ModelComparison, compare_models, random_inputs, session
 from se_deploy.rewrite.matcher import MatchReport, find_se_blocks
 from se_deploy.rewrite.surgery import SurgeryResult, fuse_se, strip_se
 
@@ -130,8 +130,6 @@ def _passes_checker(model: onnx.ModelProto) -> bool:
 
 def _check_runs_like(reference: onnx.ModelProto, candidate: onnx.ModelProto) -> None:
     """The stripped twin must run and give outputs of the same shapes as the original."""
-    from se_deploy.onnx_compare import random_inputs
-
     feeds = random_inputs(reference, 2, seed=0)
     names = [value.name for value in reference.graph.output]
     try:
