@@ -74,15 +74,22 @@ def list_models_command(as_json: bool, include_tiny: bool, family: str | None) -
         click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
     table = Table(title="se-deploy model zoo (GMACs per image at the model's input size)")
-    for column in ("model", "params (M)", "GMACs", "twin", "paper GMACs", "paper top-1 err", "layout", "input"):
+    columns = ("model", "params (M)", "GMACs", "twin", "paper params (M)", "paper GMACs", "paper top-1 err")
+    for column in (*columns, "layout", "input"):
         left = column in {"model", "twin", "layout"}
         table.add_column(column, justify="left" if left else "right", no_wrap=left)
+    footnotes: list[str] = []
     for row in rows:
+        note = "; ".join(n for n in (row.paper_note, row.notes) if n)
+        if note and note not in footnotes:
+            footnotes.append(note)
+        marker = f" [{footnotes.index(note) + 1}]" if note else ""
         table.add_row(
-            row.name,
-            f"{row.params / 1e6:.2f}",
+            row.name + marker,
+            _millions(row.params),
             f"{row.macs / 1e9:.3f}",
             row.twin,
+            f"{row.paper_params_m:.1f}" if row.paper_params_m else "-",
             (f"{row.paper_gmacs:.2f}" if row.paper_gmacs >= 1 else f"{row.paper_gmacs:.3f}")
             if row.paper_gmacs
             else "-",
@@ -91,6 +98,8 @@ def list_models_command(as_json: bool, include_tiny: bool, family: str | None) -
             f"{row.image_size}",
         )
     out.print(table)
+    for number, note in enumerate(footnotes, start=1):
+        out.print(f"[{number}] {note}", highlight=False, markup=False)
     out.print(
         "layout caffe: the SENet authors' networks (ResNet: stride on the first 1x1 conv; ceil-mode stem pool), "
         "the Cadene / timm legacy_* weights; torchvision: torchvision / timm networks and weights (stride on the 3x3, "
@@ -98,6 +107,10 @@ def list_models_command(as_json: bool, include_tiny: bool, family: str | None) -
         "MACs count convs, FCs and the SE squeeze/scale, as the paper does.",
         highlight=False,
     )
+
+
+def _millions(count: int) -> str:
+    return f"{count / 1e6:.2f}" if count >= 1e6 else f"{count / 1e6:.3f}"
 
 
 @main.command("export")

@@ -110,7 +110,7 @@ def preprocess_image(image: Any, preprocessing: Preprocessing) -> np.ndarray:
         image = Image.fromarray(image)
     if not isinstance(image, Image.Image):
         raise InvalidArgumentError(f"expected a PIL image or a uint8 array, got {type(image).__name__}")
-    image = image.convert(preprocessing.color_space)
+    image = image.convert("RGB")
     width, height = image.size
     scale = preprocessing.resize_size / min(width, height)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -119,6 +119,8 @@ def preprocess_image(image: Any, preprocessing: Preprocessing) -> np.ndarray:
     left, top = (size[0] - crop) // 2, (size[1] - crop) // 2
     image = image.crop((left, top, left + crop, top + crop))
     array = np.asarray(image, dtype=np.float32) / 255.0
+    if preprocessing.color_space == "BGR":  # Caffe-trained weights (BN-Inception) read channels reversed
+        array = array[..., ::-1]
     low, high = preprocessing.pixel_range
     array = array * (high - low) + low
     array = (array - np.asarray(preprocessing.mean, np.float32)) / np.asarray(preprocessing.std, np.float32)

@@ -29,6 +29,8 @@ class ModelSummary:
     paper_gmacs: float | None
     paper_params_m: float | None
     paper_source: str | None
+    paper_note: str
+    notes: str
     tiny: bool
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,7 +54,9 @@ class ModelSummary:
                 "gmacs": self.paper_gmacs,
                 "params_m": self.paper_params_m,
                 "source": self.paper_source,
+                "note": self.paper_note,
             },
+            "notes": self.notes,
             "tiny": self.tiny,
         }
 
@@ -80,6 +84,8 @@ def summarize(spec: ModelSpec) -> ModelSummary:
         paper_gmacs=paper.gmacs if paper else None,
         paper_params_m=paper.params_m if paper else None,
         paper_source=paper.source if paper else None,
+        paper_note=paper.note if paper else "",
+        notes=spec.notes,
         tiny=spec.tiny,
     )
 

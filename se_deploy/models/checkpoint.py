@@ -23,6 +23,7 @@ from torch import nn
 from se_deploy.errors import WeightsError
 from se_deploy.models.hub import download_hub_weights, is_hub_source
 from se_deploy.models.registry import AdaptedCheckpoint, ModelSpec
+from se_deploy.models.timm_names import timm_architecture, zoo_model_for
 
 # Wrapper keys used by common training loops, most specific first.
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "net", "module", "params")
@@ -184,6 +185,16 @@ def _mismatch_hint(
     return "Check that the checkpoint was trained for this architecture (see `se-deploy list-models`)."
 
 
+def _check_timm_architecture(spec: ModelSpec, source: str) -> None:
+    """Refuse a timm hub repository whose architecture is another zoo model (before downloading it)."""
+    fits = zoo_model_for(source)
+    if fits is not None and fits != spec.name and not spec.tiny:
+        raise WeightsError(
+            f"{source!r} holds timm's {timm_architecture(source)} weights, which is se-deploy's {fits}, "
+            f"not {spec.name}. Use --model {fits} instead."
+        )
+
+
 def load_pretrained(
     spec: ModelSpec,
     source: str | os.PathLike[str],
@@ -193,6 +204,7 @@ def load_pretrained(
     hub_cache_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[nn.Module, WeightsInfo]:
     """Build ``spec``'s model and load ``source`` into it; nothing is loaded unless every key fits."""
+    _check_timm_architecture(spec, str(source))
     checkpoint = read_checkpoint(source, hub_cache_dir=hub_cache_dir)
     adapted = (
         spec.checkpoint_filter(checkpoint.state_dict, spec, checkpoint.source)

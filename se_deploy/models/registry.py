@@ -33,6 +33,9 @@ class AdaptedCheckpoint:
 CheckpointFilter = Callable[[dict[str, "torch.Tensor"], "ModelSpec", str], AdaptedCheckpoint]
 
 
+COLOR_SPACES = ("RGB", "BGR")  # BGR: Caffe-trained weights (Cadene's BN-Inception)
+
+
 @dataclass(frozen=True)
 class Preprocessing:
     """How images must be prepared for the model (torchvision-style eval transform)."""
@@ -44,6 +47,10 @@ class Preprocessing:
     interpolation: str = "bilinear"
     color_space: str = "RGB"
     pixel_range: tuple[float, float] = (0.0, 1.0)
+
+    def __post_init__(self) -> None:
+        if self.color_space not in COLOR_SPACES:
+            raise ValueError(f"color_space must be one of {COLOR_SPACES}, got {self.color_space!r}")
 
     def for_crop(self, crop_size: int) -> Preprocessing:
         """The same transform for another input size (the resize keeps its ratio to the crop)."""

@@ -5,9 +5,10 @@ Layouts seen in the wild:
 * ``torchvision`` - torchvision ``resnet*``, timm ``resnet*``/``seresnet*`` and se-deploy itself:
   ``conv1``, ``layer1.0.se.fc1``, ``fc``. Already the zoo's names. torchvision and timm train with
   the stride on the 3x3 conv, so their weights belong in the ``*_tv`` models.
-* ``cadene`` - Cadene ``pretrainedmodels`` and timm ``legacy_seresnet*`` (the SENet authors' Caffe
-  weights): ``layer0.conv1``, ``layer1.0.se_module.fc1``, ``last_linear``. Stride on the first 1x1
-  conv, so they belong in the Caffe-placement models (``se_resnet50``...).
+* ``cadene`` - Cadene ``pretrainedmodels`` and timm ``legacy_seresnet*``/``legacy_seresnext*``/
+  ``legacy_senet154`` (the SENet authors' Caffe weights): ``layer0.conv1``, ``layer1.0.se_module.fc1``,
+  ``last_linear``. Ceil-mode stem pool (and, for SE-ResNet, the stride on the first 1x1 conv), so they
+  belong in the Caffe-layout models (``se_resnet50``, ``se_resnext50_32x4d``, ``senet154``...).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ CADENE = "cadene"
 TORCHVISION = "torchvision"
 
 _CADENE_RENAMES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^layer0\.conv1\."), "conv1."),
-    (re.compile(r"^layer0\.bn1\."), "bn1."),
+    # layer0.conv1/bn1 (7x7 stem) and, for SENet-154's 3x3 stem, layer0.conv2..3/bn2..3.
+    (re.compile(r"^layer0\.((?:conv|bn)\d)\."), r"\1."),
     (re.compile(r"\.se_module\."), ".se."),
     (re.compile(r"^last_linear\."), "fc."),
 )

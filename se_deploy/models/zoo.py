@@ -8,11 +8,16 @@ from typing import Any
 
 from torch import nn
 
+from se_deploy.models.bn_inception import build_bn_inception, scaled_modules
+from se_deploy.models.inception_resnet_v2 import build_inception_resnet_v2
+from se_deploy.models.inception_weights import bn_inception_checkpoint_filter, inception_resnet_v2_checkpoint_filter
 from se_deploy.models.mobilenet import build_mobilenet
 from se_deploy.models.paper import paper_figures
-from se_deploy.models.registry import ModelSpec, Preprocessing, register
+from se_deploy.models.registry import IMAGENET_224, ModelSpec, Preprocessing, register
 from se_deploy.models.resnet import build_resnet
 from se_deploy.models.resnet_weights import resnet_checkpoint_filter
+from se_deploy.models.senet import build_senet154
+from se_deploy.models.shufflenet import build_shufflenet_g3
 from se_deploy.models.vgg import build_vgg16_bn
 
 _PLACEMENT_NOTES = {
@@ -144,6 +149,183 @@ def _register_vgg_pair() -> None:
     )
 
 
+def _register_senet154_pair() -> None:
+    _register_pair(
+        "senet154",
+        "senet154_no_se",
+        builder=lambda has_se: partial(build_senet154, se=has_se),
+        description=lambda has_se: (
+            "SENet-154 (3x3 stem, 64-group bottlenecks, 3x3 projections; Cadene / timm legacy_senet154 weights)"
+            if has_se
+            else "SENet-154's network without SE: the same stem, blocks and projections"
+        ),
+        family="senet",
+        architecture="senet154",
+        weights_layout="caffe",
+        checkpoint_filter=resnet_checkpoint_filter,
+        notes="the SENet paper gives no FLOPs or parameter count for SENet-154, so none is shown",
+    )
+
+
+# BN-Inception's only public weights (Cadene's port of the Caffe model) read BGR images in 0-255.
+_CAFFE_BGR = Preprocessing(
+    resize_size=256,
+    crop_size=224,
+    mean=(104.0, 117.0, 128.0),
+    std=(1.0, 1.0, 1.0),
+    color_space="BGR",
+    pixel_range=(0.0, 255.0),
+)
+
+
+def _register_bn_inception_pair() -> None:
+    _register_pair(
+        "se_bn_inception",
+        "bn_inception",
+        builder=lambda has_se: partial(build_bn_inception, se=has_se),
+        description=lambda has_se: (
+            f"{_se(has_se)}BN-Inception" + (", SE on each Inception module's output" if has_se else "")
+        ),
+        paper="bn_inception",
+        family="inception",
+        architecture="bn_inception",
+        preprocessing=_CAFFE_BGR,
+        checkpoint_filter=bn_inception_checkpoint_filter,
+    )
+
+
+# timm's Inception-ResNet-v2 transform: 299 crop of a 333 resize, bicubic, inputs scaled to [-1, 1].
+_INCEPTION_299 = Preprocessing(
+    resize_size=333, crop_size=299, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), interpolation="bicubic"
+)
+# Its valid (unpadded) stem and reductions need at least 75x75 pixels.
+_IRV2_MIN_SIZE = 75
+
+
+def _register_inception_resnet_v2_pair() -> None:
+    _register_pair(
+        "se_inception_resnet_v2",
+        "inception_resnet_v2",
+        builder=lambda has_se: partial(build_inception_resnet_v2, se=has_se),
+        description=lambda has_se: (
+            f"{_se(has_se)}Inception-ResNet-v2 (299x299, the released TF-slim network)"
+            + (", SE on each residual branch" if has_se else "")
+        ),
+        paper="inception_resnet_v2",
+        family="inception",
+        architecture="inception_resnet_v2",
+        preprocessing=_INCEPTION_299,
+        min_image_size=_IRV2_MIN_SIZE,
+        checkpoint_filter=inception_resnet_v2_checkpoint_filter,
+    )
+
+
+def _register_shufflenet_pair() -> None:
+    _register_pair(
+        "se_shufflenet_g3",
+        "shufflenet_g3",
+        builder=lambda has_se: partial(build_shufflenet_g3, se=has_se),
+        description=lambda has_se: (
+            f"{_se(has_se)}ShuffleNet v1 1x, g=3" + (", SE on each unit's residual branch" if has_se else "")
+        ),
+        paper="shufflenet_g3",
+        family="shufflenet",
+        architecture="shufflenet_g3",
+    )
+
+
+def _register_tiny_family_pairs() -> None:
+    """Small members of every other family for tests: 10 classes, seconds to export."""
+    tiny_32 = Preprocessing(resize_size=36, crop_size=32)
+    common = {"num_classes": 10, "tiny": True}
+    _register_pair(
+        "se_resnext_tiny",
+        "resnext_tiny",
+        builder=lambda has_se: partial(
+            build_resnet,
+            50,
+            se=has_se,
+            stride_placement="torchvision",
+            stem_pool="ceil",
+            width=8,
+            layers=(1, 1, 1, 1),
+            groups=4,
+            base_width=32,
+        ),
+        description=lambda has_se: f"tiny {_se(has_se)}ResNeXt (4 groups, width 8) for tests",
+        family="resnext",
+        architecture="resnext_tiny",
+        preprocessing=tiny_32,
+        stride_placement="torchvision",
+        weights_layout="caffe",
+        checkpoint_filter=resnet_checkpoint_filter,
+        **common,
+    )
+    _register_pair(
+        "senet_tiny",
+        "senet_tiny_no_se",
+        builder=lambda has_se: partial(build_senet154, se=has_se, width=8, groups=4, layers=(1, 1, 1, 1)),
+        description=lambda has_se: f"tiny SENet-154-style network{'' if has_se else ' without SE'} for tests",
+        family="senet",
+        architecture="senet_tiny",
+        preprocessing=tiny_32,
+        weights_layout="caffe",
+        checkpoint_filter=resnet_checkpoint_filter,
+        **common,
+    )
+    _register_pair(
+        "se_mobilenet_tiny",
+        "mobilenet_tiny",
+        builder=lambda has_se: partial(
+            build_mobilenet, se=has_se, width=8, blocks=((16, 1), (32, 2), (32, 1), (64, 2))
+        ),
+        description=lambda has_se: f"tiny {_se(has_se)}MobileNet (width 8) for tests",
+        family="mobilenet",
+        architecture="mobilenet_tiny",
+        preprocessing=tiny_32,
+        se_reduction=4,
+        **common,
+    )
+    _register_pair(
+        "se_bn_inception_tiny",
+        "bn_inception_tiny",
+        builder=lambda has_se: partial(build_bn_inception, se=has_se, modules=scaled_modules(8), stem=(8, 8, 24)),
+        description=lambda has_se: f"tiny {_se(has_se)}BN-Inception (1/8 width) for tests",
+        family="inception",
+        architecture="bn_inception_tiny",
+        preprocessing=tiny_32,
+        se_reduction=4,
+        checkpoint_filter=bn_inception_checkpoint_filter,
+        **common,
+    )
+    _register_pair(
+        "se_inception_resnet_v2_tiny",
+        "inception_resnet_v2_tiny",
+        builder=lambda has_se: partial(build_inception_resnet_v2, se=has_se, width=0.125, repeats=(1, 1, 2)),
+        description=lambda has_se: f"tiny {_se(has_se)}Inception-ResNet-v2 (1/8 width, 1/1/2 blocks) for tests",
+        family="inception",
+        architecture="inception_resnet_v2_tiny",
+        preprocessing=IMAGENET_224.for_crop(_IRV2_MIN_SIZE),
+        min_image_size=_IRV2_MIN_SIZE,
+        se_reduction=4,
+        checkpoint_filter=inception_resnet_v2_checkpoint_filter,
+        **common,
+    )
+    _register_pair(
+        "se_shufflenet_g3_tiny",
+        "shufflenet_g3_tiny",
+        builder=lambda has_se: partial(
+            build_shufflenet_g3, se=has_se, channels=(24, 48, 96), repeats=(1, 2, 1), stem_channels=12
+        ),
+        description=lambda has_se: f"tiny {_se(has_se)}ShuffleNet (g=3, 24/48/96 channels) for tests",
+        family="shufflenet",
+        architecture="shufflenet_g3_tiny",
+        preprocessing=tiny_32,
+        se_reduction=4,
+        **common,
+    )
+
+
 for _depth in (18, 34, 50, 101, 152):
     _register_resnet_pair(_depth, "caffe")
 for _depth in (18, 34, 50, 101, 152):
@@ -154,5 +336,10 @@ for _depth in (50, 101):
     _register_resnext_pair(_depth, "torchvision")
 _register_mobilenet_pair()
 _register_vgg_pair()
+_register_senet154_pair()
+_register_bn_inception_pair()
+_register_inception_resnet_v2_pair()
+_register_shufflenet_pair()
+_register_tiny_family_pairs()
 _register_tiny_pair("bottleneck")
 _register_tiny_pair("basic")
