@@ -1,0 +1,47 @@
+"""Every family of the zoo, through its tiny member: export with the twin (verified on ONNX Runtime at
+batch 1 and 7 by the export itself), the SE matcher finds exactly the torch model's SE modules, the fused
+graph verifies, and stripping SE from the export computes what the exported twin computes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import pytest
+
+from se_deploy.export_job import ExportRequest, run_export
+from se_deploy.models import create_model, get_spec
+from se_deploy.models.se_block import SqueezeExcitation
+from se_deploy.onnx_compare import compare_models
+from se_deploy.rewrite.job import FuseRequest, run_fuse
+from se_deploy.rewrite.matcher import find_se_blocks
+
+# (tiny SE model, SE blocks whose residual add folds into the fused node)
+TINY_FAMILIES = {
+    "se_resnext_tiny": 4,
+    "senet_tiny": 4,
+    "se_mobilenet_tiny": 0,  # SE ends each block: no residual
+    "se_bn_inception_tiny": 0,  # SE on the concatenated module output
+    "se_inception_resnet_v2_tiny": 1,  # only the last Block8 adds without a residual scale in between
+    "se_shufflenet_g3_tiny": 1,  # stride-2 units concatenate; the one stride-1 unit adds
+}
+
+
+@pytest.mark.parametrize("name", list(TINY_FAMILIES))
+def test_tiny_family_exports_fuses_and_strips_to_its_twin(tmp_path: Path, name: str) -> None:
+    spec = get_spec(name)
+    result = run_export(ExportRequest(model=name, output=tmp_path))
+    assert [m.name for m in result.models] == [name, spec.twin]
+    assert all(m.verification.passed and [c.batch for c in m.verification.checks] == [1, 7] for m in result.models)
+
+    se_path = tmp_path / name / "1" / "model.onnx"
+    expected_blocks = sum(isinstance(m, SqueezeExcitation) for m in create_model(name).modules())
+    report = find_se_blocks(onnx.load(str(se_path)), residual=True)
+    assert len(report.blocks) == expected_blocks and report.near_misses == ()
+    assert sum(b.residual is not None for b in report.blocks) == TINY_FAMILIES[name]
+
+    fused = run_fuse(FuseRequest(se_path, tmp_path / "fused.onnx"))
+    assert fused.comparison.passed and sum(fused.fused_ops.values()) == expected_blocks
+    run_fuse(FuseRequest(se_path, tmp_path / "stripped.onnx", strip=True))
+    twin = onnx.load(str(tmp_path / spec.twin / "1" / "model.onnx"))
+    assert compare_models(twin, onnx.load(str(tmp_path / "stripped.onnx")), batches=(2,)).passed
