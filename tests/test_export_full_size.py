@@ -115,3 +115,42 @@ def test_full_size_se_resnet50_engines_in_every_precision(tmp_path: Path, digits
         assert logits.shape == (2, 1000) and np.isfinite(logits).all()
         if precision != "int8":  # random weights: INT8 only has to run; FP16 has to stay close
             assert np.abs(logits - reference).max() <= 2e-2 * np.abs(reference).max()
+
+
+# The rest of the paper's zoo at full size: `se-deploy export` writes the SE model and its twin, each verified
+# against torch on ONNX Runtime at batch 1 and 7 by the export itself, and the matcher finds every SE module.
+FULL_SIZE_ZOO = [
+    "se_resnext50_32x4d",
+    "se_resnext101_32x4d",
+    "senet154",
+    "se_vgg16_bn",
+    "se_bn_inception",
+    "se_inception_resnet_v2",
+    "se_mobilenet",
+    "se_shufflenet_g3",
+]
+
+
+@pytest.mark.parametrize("name", FULL_SIZE_ZOO)
+def test_full_size_zoo_model_exports_with_its_twin(tmp_path: Path, name: str) -> None:
+    from click.testing import CliRunner
+
+    from se_deploy.cli import main
+    from se_deploy.models import get_spec
+    from se_deploy.rewrite.matcher import find_se_blocks
+
+    result = CliRunner().invoke(main, ["export", "--model", name, "--output", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    spec = get_spec(name)
+    assert [m["name"] for m in summary["models"]] == [name, spec.twin]
+    for exported in summary["models"]:
+        checks = exported["verification"]["batches"]
+        assert exported["verification"]["passed"] and [c["batch"] for c in checks] == [1, 7]
+        assert all(c["top1_agreement"] == 1.0 for c in checks)
+    with torch.device("meta"):
+        se_modules = sum(type(m).__name__ == "SqueezeExcitation" for m in create_model(name).modules())
+    report = find_se_blocks(onnx.load(str(tmp_path / name / "1" / "model.onnx")), residual=True)
+    assert len(report.blocks) == se_modules and report.near_misses == ()
+    twin_ops = {n.op_type for n in onnx.load(str(tmp_path / spec.twin / "1" / "model.onnx")).graph.node}
+    assert "Sigmoid" not in twin_ops

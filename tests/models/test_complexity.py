@@ -96,3 +96,34 @@ def test_vgg16_bn_matches_torchvision_and_the_paper() -> None:
     assert base.params == 138_365_992  # torchvision vgg16_bn
     assert base.macs / 1e9 == pytest.approx(15.47, rel=0.01) and se.macs / 1e9 == pytest.approx(15.48, rel=0.01)
     assert 0 < se.params - base.params < 0.3e6
+
+
+@pytest.mark.parametrize("name", ["se_bn_inception", "bn_inception"])
+def test_bn_inception_matches_the_paper(name: str) -> None:
+    summary = summarize(get_spec(name))
+    assert summary.macs / 1e9 == pytest.approx(summary.paper_gmacs, rel=0.01)
+    assert summarize(get_spec("bn_inception")).params == 11_295_240  # Cadene's bninception, conv biases included
+
+
+@pytest.mark.parametrize("name", ["se_shufflenet_g3", "shufflenet_g3"])
+def test_shufflenet_macs_match_and_params_are_the_papers_truncated(name: str) -> None:
+    summary = summarize(get_spec(name))
+    assert summary.macs / 1e9 == pytest.approx(summary.paper_gmacs, rel=0.02)
+    # The paper prints 1.8M / 2.4M for 1.87M / 2.48M: truncation to one decimal, explained in list-models.
+    assert summary.paper_params_m <= summary.params / 1e6 < summary.paper_params_m + 0.1
+    assert "truncated" in summary.paper_note
+
+
+def test_inception_resnet_v2_is_the_released_network_and_the_paper_gap_is_explained() -> None:
+    base, se = summarize(get_spec("inception_resnet_v2")), summarize(get_spec("se_inception_resnet_v2"))
+    assert base.image_size == se.image_size == 299
+    assert base.macs / 1e9 == pytest.approx(13.16, rel=0.002)  # the figure the note quotes
+    assert base.macs / 1e9 / base.paper_gmacs == pytest.approx(1.12, abs=0.005)  # the "+12%" the note quotes
+    assert "13.16" in base.paper_note and "+12%" in base.paper_note and base.paper_note == se.paper_note
+    assert 0.02e9 < se.macs - base.macs < 0.04e9  # "SE adds 0.03 G here"
+
+
+def test_senet154_says_why_it_has_no_paper_figures() -> None:
+    summary = summarize(get_spec("senet154"))
+    assert summary.paper_gmacs is None and "no FLOPs" in summary.notes
+    assert summary.macs / 1e9 == pytest.approx(20.71, rel=0.005)

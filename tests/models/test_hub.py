@@ -53,3 +53,31 @@ def test_timm_checkpoint_from_the_cache_loads_into_the_tv_model(tmp_path: Path) 
 def test_uncached_repository_offline_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(WeightsError, match="HF_HUB_OFFLINE"):
         download_hub_weights("hf-hub:timm/not-cached", cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("source", "asked", "fits"),
+    [
+        ("hf-hub:timm/seresnext50_32x4d.racm_in1k", "se_resnext50_32x4d", "se_resnext50_32x4d_tv"),
+        ("hf-hub:timm/legacy_seresnext101_32x4d.in1k", "se_resnext101_32x4d_tv", "se_resnext101_32x4d"),
+        ("hf-hub:timm/legacy_senet154.in1k", "senet154_no_se", "senet154"),
+        ("hf-hub:timm/inception_resnet_v2.tf_in1k", "se_inception_resnet_v2", "inception_resnet_v2"),
+        ("hf-hub:timm/seresnet50.a1_in1k", "resnet50_tv", "se_resnet50_tv"),
+    ],
+)
+def test_timm_repository_for_another_zoo_model_is_refused_before_download(
+    tmp_path: Path, source: str, asked: str, fits: str
+) -> None:
+    from se_deploy.models.timm_names import zoo_model_for
+
+    assert zoo_model_for(source) == fits
+    with pytest.raises(WeightsError, match=f"Use --model {fits} instead"):
+        create_model(asked, pretrained=source, hub_cache_dir=tmp_path / "empty-cache")
+
+
+def test_timm_names_map_only_onto_registered_models() -> None:
+    from se_deploy.models import list_models
+    from se_deploy.models.timm_names import TIMM_TO_ZOO
+
+    assert set(TIMM_TO_ZOO.values()) <= set(list_models())
+    assert TIMM_TO_ZOO["legacy_senet154"] == "senet154"

@@ -35,6 +35,30 @@ def test_zoo_resnet_blocks_fold_se_residual_and_relu() -> None:
     torch.testing.assert_close(_outputs(model, x), want, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize(
+    ("name", "residual_blocks"),
+    [
+        ("senet_tiny", 4),  # SENet-154's bottleneck folds like ResNet's
+        ("se_resnext_tiny", 4),
+        ("se_mobilenet_tiny", 0),
+        ("se_bn_inception_tiny", 0),
+        ("se_inception_resnet_v2_tiny", 0),  # the residual scale sits between SE and the add
+        ("se_shufflenet_g3_tiny", 0),
+    ],
+)
+def test_every_zoo_family_swaps_all_its_se_modules(name: str, residual_blocks: int) -> None:
+    torch.manual_seed(0)
+    model = create_model(name)
+    spec_size = 75 if "inception_resnet" in name else 32
+    x = torch.randn(2, 3, spec_size, spec_size)
+    want = _outputs(model, x)
+    se_modules = sum(type(m).__name__ == "SqueezeExcitation" for m in model.modules())
+    report = fuse_se_modules(model)
+    assert len(report.residual_fused) == residual_blocks and report.skipped == {}
+    assert len(report.fused) + len(report.residual_fused) == se_modules
+    torch.testing.assert_close(_outputs(model, x), want, atol=1e-4, rtol=1e-4)
+
+
 def test_no_residual_swaps_only_the_se_modules() -> None:
     torch.manual_seed(0)
     model = create_model("se_resnet_tiny_basic")
