@@ -81,3 +81,18 @@ def test_timm_names_map_only_onto_registered_models() -> None:
 
     assert set(TIMM_TO_ZOO.values()) <= set(list_models())
     assert TIMM_TO_ZOO["legacy_senet154"] == "senet154"
+
+
+def test_timm_seresnext_checkpoint_from_the_cache_loads_into_the_tv_model(tmp_path: Path) -> None:
+    """timm's seresnext* use torchvision's names (``layer1.0.se.fc1``): they load as they are."""
+    torch.manual_seed(6)
+    source = create_model("se_resnext50_32x4d_tv")
+    weights = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in source.state_dict().items()}, str(weights))
+    make_hf_cache(tmp_path / "cache", "timm/seresnext50_32x4d.test", "model.safetensors", weights)
+    model = create_model(
+        "se_resnext50_32x4d_tv", pretrained="hf-hub:timm/seresnext50_32x4d.test", hub_cache_dir=tmp_path / "cache"
+    )
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), source(x), rtol=0, atol=0)
