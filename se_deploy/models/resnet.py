@@ -29,8 +29,9 @@ StridePlacement = Literal["caffe", "torchvision"]
 STRIDE_PLACEMENTS: tuple[str, ...] = ("caffe", "torchvision")
 
 
-def _conv_bn(in_ch: int, out_ch: int, kernel: int, stride: int = 1) -> tuple[nn.Conv2d, nn.BatchNorm2d]:
-    conv = nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2, bias=False)
+def conv_bn(in_ch: int, out_ch: int, kernel: int, stride: int = 1, groups: int = 1) -> tuple[nn.Conv2d, nn.BatchNorm2d]:
+    """An unbiased "same"-padded conv and its batch norm (ResNet-family blocks and stems)."""
+    conv = nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2, groups=groups, bias=False)
     return conv, nn.BatchNorm2d(out_ch)
 
 
@@ -55,11 +56,11 @@ class BasicBlock(nn.Module):
         if groups != 1 or base_width != 64:
             raise ValueError("BasicBlock supports only groups=1 and base_width=64")
         out_ch = planes * self.expansion
-        self.conv1, self.bn1 = _conv_bn(in_ch, planes, 3, stride)
-        self.conv2, self.bn2 = _conv_bn(planes, out_ch, 3)
+        self.conv1, self.bn1 = conv_bn(in_ch, planes, 3, stride)
+        self.conv2, self.bn2 = conv_bn(planes, out_ch, 3)
         self.relu = nn.ReLU(inplace=True)
         self.se = SqueezeExcitation(out_ch, se_reduction) if se_reduction else None
-        self.downsample = _make_downsample(in_ch, out_ch, stride)
+        self.downsample = make_downsample(in_ch, out_ch, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x if self.downsample is None else self.downsample(x)
@@ -90,13 +91,12 @@ class Bottleneck(nn.Module):
         out_ch = planes * self.expansion
         width = int(planes * base_width / 64) * groups  # ResNeXt's "32x4d": 32 groups of 4 channels at planes=64
         stride_1x1, stride_3x3 = (stride, 1) if stride_placement == "caffe" else (1, stride)
-        self.conv1, self.bn1 = _conv_bn(in_ch, width, 1, stride_1x1)
-        self.conv2 = nn.Conv2d(width, width, 3, stride=stride_3x3, padding=1, groups=groups, bias=False)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv3, self.bn3 = _conv_bn(width, out_ch, 1)
+        self.conv1, self.bn1 = conv_bn(in_ch, width, 1, stride_1x1)
+        self.conv2, self.bn2 = conv_bn(width, width, 3, stride_3x3, groups=groups)
+        self.conv3, self.bn3 = conv_bn(width, out_ch, 1)
         self.relu = nn.ReLU(inplace=True)
         self.se = SqueezeExcitation(out_ch, se_reduction) if se_reduction else None
-        self.downsample = _make_downsample(in_ch, out_ch, stride)
+        self.downsample = make_downsample(in_ch, out_ch, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x if self.downsample is None else self.downsample(x)
@@ -108,11 +108,11 @@ class Bottleneck(nn.Module):
         return self.relu(out + shortcut)
 
 
-def _make_downsample(in_ch: int, out_ch: int, stride: int) -> nn.Sequential | None:
+def make_downsample(in_ch: int, out_ch: int, stride: int, kernel: int = 1) -> nn.Sequential | None:
+    """The projection shortcut (conv + BN), or None where the identity fits; SENet-154 uses 3x3 ones."""
     if stride == 1 and in_ch == out_ch:
         return None
-    conv = nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False)
-    return nn.Sequential(conv, nn.BatchNorm2d(out_ch))
+    return nn.Sequential(*conv_bn(in_ch, out_ch, kernel, stride))
 
 
 class ResNet(nn.Module):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from se_deploy.models.resnet import Bottleneck
+from se_deploy.models.resnet import Bottleneck, conv_bn, make_downsample
 from se_deploy.models.se_block import SqueezeExcitation
 
 SENET154_LAYERS: tuple[int, int, int, int] = (3, 8, 36, 3)
@@ -39,20 +39,12 @@ class SENetBottleneck(Bottleneck):
     ) -> None:
         nn.Module.__init__(self)  # Bottleneck's own layers have other widths
         out_ch = planes * self.expansion
-        self.conv1 = nn.Conv2d(in_ch, planes * 2, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes * 2)
-        self.conv2 = nn.Conv2d(planes * 2, out_ch, 3, stride=stride, padding=1, groups=groups, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_ch)
-        self.conv3 = nn.Conv2d(out_ch, out_ch, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(out_ch)
+        self.conv1, self.bn1 = conv_bn(in_ch, planes * 2, 1)
+        self.conv2, self.bn2 = conv_bn(planes * 2, out_ch, 3, stride, groups=groups)
+        self.conv3, self.bn3 = conv_bn(out_ch, out_ch, 1)
         self.relu = nn.ReLU(inplace=True)
         self.se = SqueezeExcitation(out_ch, se_reduction) if se_reduction else None
-        self.downsample: nn.Sequential | None = None
-        if stride != 1 or in_ch != out_ch:
-            conv = nn.Conv2d(
-                in_ch, out_ch, downsample_kernel, stride=stride, padding=downsample_kernel // 2, bias=False
-            )
-            self.downsample = nn.Sequential(conv, nn.BatchNorm2d(out_ch))
+        self.downsample = make_downsample(in_ch, out_ch, stride, downsample_kernel)
 
 
 class SENet154(nn.Module):
@@ -70,12 +62,9 @@ class SENet154(nn.Module):
     ) -> None:
         super().__init__()
         stem_ch = width * 2
-        self.conv1 = nn.Conv2d(3, width, 3, stride=2, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(width, width, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = nn.Conv2d(width, stem_ch, 3, padding=1, bias=False)
-        self.bn3 = nn.BatchNorm2d(stem_ch)
+        self.conv1, self.bn1 = conv_bn(3, width, 3, 2)
+        self.conv2, self.bn2 = conv_bn(width, width, 3)
+        self.conv3, self.bn3 = conv_bn(width, stem_ch, 3)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # Caffe pooling, as the weights were trained
         in_ch = stem_ch
