@@ -18,8 +18,8 @@ import re
 import torch
 
 from se_deploy.errors import WeightsError
-from se_deploy.models.hub import is_hub_source, parse_hub_source
 from se_deploy.models.registry import AdaptedCheckpoint, ModelSpec
+from se_deploy.models.timm_names import timm_architecture
 
 CADENE = "cadene"
 TORCHVISION = "torchvision"
@@ -52,15 +52,12 @@ def rename_cadene_keys(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.T
 
 def _hub_placement(source: str) -> str | None:
     """Placement implied by a timm hub repository name, when it implies one."""
-    if not is_hub_source(source):
+    architecture = timm_architecture(source)
+    if architecture is None:
         return None
-    repo_id, _ = parse_hub_source(source)
-    owner, name = repo_id.split("/")
-    if owner != "timm":
-        return None
-    if name.startswith("legacy_"):
+    if architecture.startswith("legacy_"):
         return "caffe"
-    if name.startswith(("seresnet", "resnet", "seresnext", "resnext")):
+    if architecture.startswith(("seresnet", "resnet", "seresnext", "resnext")):
         return "torchvision"
     return None
 
