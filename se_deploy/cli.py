@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from se_deploy import __version__
+from se_deploy.entry import INTERRUPTED
 from se_deploy.errors import SeDeployError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,6 +39,9 @@ def _user_errors(func: F) -> F:
             # escape: messages name extras like se-deploy[tensorrt], which rich would read as markup
             err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
             sys.exit(1)
+        except KeyboardInterrupt:
+            sys.stderr.write(INTERRUPTED)
+            sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
 
@@ -117,6 +121,7 @@ def _millions(count: int) -> str:
 @click.option("--model", "model_name", required=True, help="Zoo model name (see list-models).")
 @click.option("--weights", default=None, help="Checkpoint: .pth/.pt/.safetensors path, or hf-hub:OWNER/REPO.")
 @click.option(
+    "-o",
     "--output",
     type=click.Path(path_type=Path),
     default=Path("models"),
@@ -138,7 +143,7 @@ def _millions(count: int) -> str:
 @click.option("--with-twin/--no-twin", default=True, show_default=True, help="Also export the non-SE twin.")
 @click.option("--num-classes", type=int, default=None, help="Classifier size [default: the checkpoint's or 1000].")
 @click.option("--se-reduction", type=int, default=None, help="SE reduction ratio r [default: 16].")
-@click.option("--force", is_flag=True, help="Replace existing artifacts.")
+@click.option("--force", is_flag=True, help="Replace existing artifacts (only ones se-deploy wrote).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_user_errors
 def export_command(
@@ -238,7 +243,7 @@ def inspect_command(model: Path, as_json: bool) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Where to write the result.")
 @click.option("--strip", is_flag=True, help="Remove every SE block instead: the same network without SE.")
 @click.option("--no-residual", is_flag=True, help="Do not fold a following residual Add(+ReLU) into the fused node.")
-@click.option("--force", is_flag=True, help="Replace an existing output file.")
+@click.option("--force", is_flag=True, help="Replace an existing output file (only one se-deploy wrote).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 @_user_errors
 def fuse_command(model: Path, output: Path, strip: bool, no_residual: bool, force: bool, as_json: bool) -> None:
@@ -270,8 +275,20 @@ def fuse_command(model: Path, output: Path, strip: bool, no_residual: bool, forc
 @main.command("build")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Engine folder to write.")
-@click.option("--backend", type=click.Choice(["onnxruntime", "tensorrt"]), default="onnxruntime", show_default=True)
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
+@click.option(
+    "--backend",
+    type=click.Choice(["onnxruntime", "tensorrt"]),
+    default="onnxruntime",
+    show_default=True,
+    help="Engine backend (tensorrt writes a .plan: needs TensorRT and a GPU).",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "fp16", "int8"]),
+    default="fp32",
+    show_default=True,
+    help="Precision written into the engine (int8 needs --calib).",
+)
 @click.option(
     "--device",
     type=click.Choice(["cpu", "cuda", "tensorrt"]),
@@ -282,7 +299,11 @@ def fuse_command(model: Path, output: Path, strip: bool, no_residual: bool, forc
 @click.option("--calib", type=click.Path(path_type=Path), default=None, help="Calibration image folder (int8).")
 @click.option("--calib-samples", type=int, default=256, show_default=True, help="Calibration images to use.")
 @click.option(
-    "--calib-method", type=click.Choice(["minmax", "entropy", "percentile"]), default="minmax", show_default=True
+    "--calib-method",
+    type=click.Choice(["minmax", "entropy", "percentile"]),
+    default="minmax",
+    show_default=True,
+    help="INT8: how activation ranges are chosen from the calibration images.",
 )
 @click.option(
     "--quant-target",
@@ -308,7 +329,7 @@ def fuse_command(model: Path, output: Path, strip: bool, no_residual: bool, forc
 @click.option(
     "--no-plugin", is_flag=True, help="TensorRT: inline the fused nodes' ONNX functions instead of the SE plugin."
 )
-@click.option("--force", is_flag=True, help="Replace an existing engine folder.")
+@click.option("--force", is_flag=True, help="Replace an existing engine folder (only one se-deploy wrote).")
 @click.option("--json", "as_json", is_flag=True, help="Print the engine description as JSON.")
 @_user_errors
 def build_command(
@@ -394,7 +415,7 @@ def build_command(
 @click.option(
     "--labels", type=click.Path(path_type=Path), default=None, help="Labels file: 'IMAGE_NAME LABEL' per line."
 )
-@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--batch-size", type=int, default=32, show_default=True, help="Images per inference call.")
 @click.option("--limit", type=int, default=None, help="Evaluate only the first N images.")
 @click.option(
     "--reference-weights",
@@ -470,25 +491,33 @@ def _batches(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[
 )
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Labeled image folder: adds top-1/top-5.")
 @click.option("--calib", type=click.Path(path_type=Path), default=None, help="Calibration images (int8).")
-@click.option("--calib-samples", type=int, default=256, show_default=True)
+@click.option("--calib-samples", type=int, default=256, show_default=True, help="Calibration images to use (int8).")
 @click.option(
     "--peers", default="", help="Also measure: torch,torch-compile (PyTorch eager / torch.compile, FP32 CPU)."
 )
 @click.option("--rounds", type=int, default=10, show_default=True, help="Interleaved rounds.")
 @click.option("--iterations", type=int, default=5, show_default=True, help="Timed runs per variant per round.")
-@click.option("--warmup", type=int, default=3, show_default=True)
+@click.option("--warmup", type=int, default=3, show_default=True, help="Untimed runs per variant before timing.")
 @click.option("--threads", type=int, default=None, help="Intra-op threads [default: all cores].")
 @click.option("--profile", is_flag=True, help="Attribute the SE tax to its parts with ONNX Runtime's profiler.")
 @click.option(
-    "--out",
+    "-o",
+    "--output",
     "out_dir",
     type=click.Path(path_type=Path),
-    default=Path("bench-report"),
-    show_default=True,
-    help="Folder for report.json, report.md and PNG plots.",
+    default=None,
+    help="Folder for report.json, report.md and PNG plots [default: bench-report].",
 )
+@click.option("--out", "old_out_dir", type=click.Path(path_type=Path), default=None, hidden=True)
+@click.option("--force", is_flag=True, help="Replace an existing report folder (only one se-deploy bench wrote).")
 @click.option(
-    "--json", "json_path", type=click.Path(path_type=Path), default=None, help="Also write the JSON report here."
+    "--json",
+    "json_option",
+    is_flag=False,
+    flag_value="-",
+    default=None,
+    metavar="",
+    help="Print the JSON report to stdout instead of tables (the report folder is written too).",
 )
 @_user_errors
 def bench_command(
@@ -508,15 +537,23 @@ def bench_command(
     warmup: int,
     threads: int | None,
     profile: bool,
-    out_dir: Path,
-    json_path: Path | None,
+    out_dir: Path | None,
+    old_out_dir: Path | None,
+    force: bool,
+    json_option: str | None,
 ) -> None:
     """Latency and accuracy of stock vs fused vs the non-SE twin: what SE costs, and what se-deploy wins back."""
     from se_deploy.bench.job import BenchRequest, run_bench
+    from se_deploy.bench.output import check_report_folder, write_report_folder
     from se_deploy.bench.peers import parse_peers
-    from se_deploy.bench.report import markdown, write_json, write_plots
-    from se_deploy.fileio import atomic_write_text, ensure_writable_dir
+    from se_deploy.bench.report import write_json
+    from se_deploy.output_guard import BENCH_JSON_FILE, check_output
 
+    out_dir, json_path, as_json = _bench_outputs(out_dir, old_out_dir, json_option)
+    inputs = [Path(p) for p in (model_name, weights, baseline, baseline_weights, data, calib) if p]
+    check_report_folder(out_dir, force=force, inputs=inputs)
+    if json_path:
+        check_output(json_path, BENCH_JSON_FILE, force=force, inputs=inputs, option="--json PATH")
     request = BenchRequest(
         model=model_name,
         weights=weights,
@@ -535,14 +572,15 @@ def bench_command(
         threads=threads,
         profile=profile,
     )
-    ensure_writable_dir(out_dir)
     with err.status("preparing") as status:
         report = run_bench(request, progress=lambda message: status.update(message)).to_dict()
-    write_json(report, out_dir / "report.json")
+    written = write_report_folder(report, out_dir)
     if json_path:
         write_json(report, json_path)
-    atomic_write_text(out_dir / "report.md", markdown(report))
-    plots = write_plots(report, out_dir)
+        written.append(json_path)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
     table = Table(
         title=f"SE overhead of {report['models']['name']} (median of per-round ratios; 1.10 = 10% slower than the twin)"
     )
@@ -590,14 +628,38 @@ def bench_command(
         out.print(accuracy)
     for note in report["notes"]:
         err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
-    written = [out_dir / "report.json", out_dir / "report.md", *plots] + ([json_path] if json_path else [])
     out.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+
+
+def _bench_outputs(
+    out_dir: Path | None, old_out_dir: Path | None, json_option: str | None
+) -> tuple[Path, Path | None, bool]:
+    """The report folder, the deprecated --json PATH file, and whether to print JSON: old spellings still work."""
+    if old_out_dir is not None:
+        err.print("[yellow]note:[/] --out is deprecated; use -o/--output", highlight=False)
+        if out_dir is not None and out_dir != old_out_dir:
+            raise click.UsageError("give the report folder once: -o/--output (--out is its deprecated spelling)")
+        out_dir = old_out_dir
+    json_path = None
+    if json_option not in (None, "-"):
+        json_path = Path(json_option)
+        err.print(
+            "[yellow]note:[/] --json PATH is deprecated: the report is always written to -o DIR/report.json, "
+            "and --json alone prints it to stdout",
+            highlight=False,
+        )
+    return out_dir or Path("bench-report"), json_path, json_option == "-"
 
 
 @main.command("package")
 @click.argument("models", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
-    "--output", type=click.Path(path_type=Path), default=Path("models"), show_default=True, help="Model repository."
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("models"),
+    show_default=True,
+    help="Model repository to write into.",
 )
 @click.option(
     "--name", "names", multiple=True, help="Repository name per model, in order [default: from its metadata]."
@@ -606,7 +668,7 @@ def bench_command(
 @click.option("--preferred-batch", default="8,16,32", show_default=True, help="Dynamic batching preferred sizes.")
 @click.option("--instances", type=int, default=1, show_default=True, help="Model instances.")
 @click.option("--kind", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True, help="Instance kind.")
-@click.option("--force", is_flag=True, help="Replace models already in the repository.")
+@click.option("--force", is_flag=True, help="Replace models already in the repository (only ones se-deploy wrote).")
 @_user_errors
 def package_command(
     models: tuple[Path, ...],
@@ -643,7 +705,13 @@ def package_command(
 
 @main.command("make-digits")
 @click.argument("output", type=click.Path(path_type=Path))
-@click.option("--split", type=click.Choice(["train", "test", "all"]), default="test", show_default=True)
+@click.option(
+    "--split",
+    type=click.Choice(["train", "test", "all"]),
+    default="test",
+    show_default=True,
+    help="Which images: the stratified 1,347 train / 450 test split (seed 0), or all 1,797.",
+)
 @_user_errors
 def make_digits_command(output: Path, split: str) -> None:
     """Write scikit-learn's handwritten digits as a labeled image folder (real data for eval and calibration)."""
@@ -654,4 +722,6 @@ def make_digits_command(output: Path, split: str) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from se_deploy.entry import main as entry
+
+    entry()

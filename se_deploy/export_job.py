@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 import se_deploy
-from se_deploy.errors import ExportError, OutputError
+from se_deploy.errors import ExportError
 from se_deploy.export import (
     INPUT_NAME,
     OUTPUT_NAME,
@@ -32,10 +32,11 @@ from se_deploy.export import (
     validate_export_options,
     verify_onnx,
 )
-from se_deploy.fileio import atomic_write_text, ensure_writable_dir, replace_dir, staging_dir
+from se_deploy.fileio import atomic_write_text, created_dirs, replace_dir, staging_dir
 from se_deploy.model_metadata import embed_file
 from se_deploy.models.checkpoint import WeightsInfo, load_pretrained, sha256_of
 from se_deploy.models.registry import ModelSpec, get_spec
+from se_deploy.output_guard import REPOSITORY_ENTRY, check_output
 from se_deploy.repository import ModelPaths, TensorSpec, parse_triton_config, triton_config
 
 METADATA_SCHEMA = "se-deploy/model-metadata/1"
@@ -105,9 +106,14 @@ def run_export(request: ExportRequest, progress: Progress = lambda _message: Non
         min_image_size=spec.min_image_size,
     )
     names = [spec.name] + ([spec.twin] if request.with_twin else [])
-    output = ensure_writable_dir(request.output)
-    _refuse_existing(output, names, request.force)
+    inputs = [Path(request.weights)] if request.weights and not request.weights.startswith("hf-hub:") else []
+    for name in names:
+        check_output(request.output / name, REPOSITORY_ENTRY, force=request.force, inputs=inputs, option="--output")
+    with created_dirs(request.output) as output:
+        return _export(request, spec, image_size, output, progress)
 
+
+def _export(request: ExportRequest, spec: ModelSpec, image_size: int, output: Path, progress: Progress) -> ExportResult:
     progress(f"building {spec.name}" + (f" with weights {request.weights}" if request.weights else ""))
     model, weights = build_model(
         spec,
@@ -160,15 +166,6 @@ def run_export(request: ExportRequest, progress: Progress = lambda _message: Non
             replace_dir(ModelPaths(staging, item.name).directory, item.paths.directory, staging)
     notes = weights.notes if weights else ()
     return ExportResult(tuple(exported), tuple(notes))
-
-
-def _refuse_existing(output: Path, names: list[str], force: bool) -> None:
-    existing = [name for name in names if (output / name).exists()]
-    if existing and not force:
-        raise OutputError(
-            f"{', '.join(str(output / n) for n in existing)} already exist{'s' if len(existing) == 1 else ''}; "
-            "pass --force to replace, or choose another --output"
-        )
 
 
 def build_model(
@@ -226,7 +223,11 @@ def _embedded_facts(
         "num_classes": spec_num_classes(module),
         "image_size": image_size,
         "preprocessing": spec.preprocessing.for_crop(image_size).to_dict(),
-        "weights": {"source": source, "sha256": weights.sha256 if weights and role == "model" else None},
+        "weights": {
+            "source": source,
+            "path": weights.path if weights and role == "model" else None,  # absolute
+            "sha256": weights.sha256 if weights and role == "model" else None,
+        },
         "weights_from": None if role == "model" else exported.name,
         "random_seed": None if weights else DEFAULT_SEED,
         "max_batch": MAX_BATCH,

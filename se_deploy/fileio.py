@@ -6,10 +6,13 @@ import contextlib
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from se_deploy.errors import OutputError
+
+_UMASK_LOCK = threading.Lock()
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -19,12 +22,27 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     tmp = Path(name)
     try:
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it owner-only; a plain open() would not
         write(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def current_umask() -> int:
+    """The process umask: from /proc on Linux, else by setting it and putting it back."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -66,7 +84,41 @@ def staging_dir(parent: Path) -> Iterator[Path]:
 
 
 def replace_dir(staged: Path, target: Path, scratch: Path) -> None:
-    """Move ``staged`` to ``target``; an existing ``target`` is moved aside into ``scratch`` first."""
-    if target.exists():
-        os.replace(target, scratch / f"replaced-{target.name}")
-    os.replace(staged, target)
+    """Move ``staged`` to ``target``; an existing ``target`` is moved aside into ``scratch`` first.
+
+    ``scratch`` must be on ``target``'s filesystem (a staging folder beside it). If the second rename
+    fails, the old ``target`` is moved back: either the new artifact or the old one is in place, never neither.
+    """
+    aside = None
+    if target.exists() or target.is_symlink():
+        aside = scratch / f"replaced-{target.name}"
+        os.replace(target, aside)
+    try:
+        os.replace(staged, target)
+    except BaseException:
+        if aside is not None:
+            os.replace(aside, target)
+        raise
+
+
+@contextlib.contextmanager
+def created_dirs(path: Path) -> Iterator[Path]:
+    """``ensure_writable_dir(path)``; if the block fails, remove the folders this call created (when still empty).
+
+    A failed command leaves no empty output folder behind.
+    """
+    missing: list[Path] = []
+    probe = Path(os.path.abspath(path))
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    ensure_writable_dir(path)
+    try:
+        yield path
+    except BaseException:
+        for folder in missing:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise

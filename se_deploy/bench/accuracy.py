@@ -12,8 +12,10 @@ import torch
 from se_deploy import model_metadata
 from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
 from se_deploy.data.images import iterate_batches, scan_image_folder
+from se_deploy.data.layout import match_layout
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.models import create_model, get_spec
+from se_deploy.models.checkpoint import sha256_of
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ def evaluate(
     if preprocessing is None:
         preprocessing = model_metadata.default_preprocessing(runner.model)
         notes.append(f"no se-deploy preprocessing in the model: using ImageNet mean/std at {preprocessing.crop_size}px")
-    folder = scan_image_folder(data, labels_file=labels_file)
+    folder, layout = match_layout(scan_image_folder(data, labels_file=labels_file), num_classes_of(runner.model))
+    notes.append(f"data: {layout}")
     images = folder.images[:limit] if limit else folder.images
     reference, reference_note = torch_reference(runner.model, reference_weights)
     if reference_note:
@@ -115,6 +118,15 @@ def evaluate(
     )
 
 
+def num_classes_of(model: Any) -> int | None:
+    """The classifier size: the ONNX's first output's last dimension, else se-deploy's metadata."""
+    dims = model.graph.output[0].type.tensor_type.shape.dim if model.graph.output else []
+    if len(dims) == 2 and dims[1].HasField("dim_value") and dims[1].dim_value > 0:
+        return int(dims[1].dim_value)
+    value = model_metadata.read(model).get("num_classes")
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
 def torch_reference(model: Any, reference_weights: Path | None) -> tuple[torch.nn.Module | None, str | None]:
     """The PyTorch FP32 model an engine was exported from, rebuilt from its embedded metadata."""
     facts = model_metadata.read(model)
@@ -125,11 +137,27 @@ def torch_reference(model: Any, reference_weights: Path | None) -> tuple[torch.n
         get_spec(name)
     except InvalidArgumentError:
         return None, f"model {name!r} is not in this se-deploy's zoo: fidelity vs PyTorch skipped"
-    weights = reference_weights or (facts.get("weights") or {}).get("source")
     num_classes = facts.get("num_classes")
+    if reference_weights is not None:
+        if not Path(reference_weights).is_file():
+            raise InvalidArgumentError(
+                f"--reference-weights {str(reference_weights)!r} does not exist (or is not a file)"
+            )
+        return create_model(name, pretrained=str(reference_weights), num_classes=num_classes), None
+    record = facts.get("weights") or {}
+    weights = record.get("path") or record.get("source")
     if weights:
-        if not Path(weights).exists():
-            return None, f"reference weights {weights!r} not found: pass --reference-weights for fidelity vs PyTorch"
+        if not Path(weights).is_file():
+            return None, (
+                f"the reference weights recorded at export, {weights!r}, are not found from {str(Path.cwd())!r}: "
+                "fidelity vs PyTorch skipped; pass --reference-weights FILE"
+            )
+        recorded = record.get("sha256")
+        if recorded and sha256_of(Path(weights)) != recorded:
+            return None, (
+                f"the reference weights {weights!r} changed since export (sha256 differs from the recorded "
+                f"{recorded[:12]}...): fidelity vs PyTorch skipped; pass --reference-weights FILE to compare anyway"
+            )
         return create_model(name, pretrained=weights, num_classes=num_classes), None
     if facts.get("random_seed") is not None and not facts.get("weights_from"):
         torch.manual_seed(int(facts["random_seed"]))  # the export's own random weights

@@ -12,7 +12,6 @@ import hashlib
 import os
 import pickle
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,7 +110,7 @@ def _read_raw(path: Path) -> Any:
             "which could run code when unpickled. Re-save it as a plain state dict "
             "(torch.save(model.state_dict(), ...)) or as .safetensors."
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+    except Exception as exc:
         raise WeightsError(
             f"cannot read {str(path)!r}: not a valid PyTorch checkpoint ({type(exc).__name__}: "
             f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}). Supported: .pth/.pt/.bin "
@@ -220,5 +219,6 @@ def load_pretrained(
     model = spec.build(num_classes=num_classes or found_classes, se_reduction=se_reduction)
     check_compatible(model, adapted.state_dict, spec, checkpoint.source)
     model.load_state_dict(adapted.state_dict, strict=False)
-    info = WeightsInfo(checkpoint.source, str(checkpoint.path), checkpoint.sha256, adapted.layout, adapted.notes)
+    path = str(checkpoint.path.absolute())  # eval, from any folder, finds the reference weights again
+    info = WeightsInfo(checkpoint.source, path, checkpoint.sha256, adapted.layout, adapted.notes)
     return model.eval(), info

@@ -9,9 +9,11 @@ from typing import Any
 
 import onnx
 
+from se_deploy import model_metadata
 from se_deploy.errors import ExportError, InvalidArgumentError, OutputError, SeDeployError
 from se_deploy.fileio import atomic_write
 from se_deploy.onnx_compare import ModelComparison, compare_models, random_inputs, session
+from se_deploy.output_guard import ONNX_FILE, check_output
 from se_deploy.rewrite.matcher import MatchReport, find_se_blocks
 from se_deploy.rewrite.surgery import SurgeryResult, fuse_se, strip_se
 
@@ -75,8 +77,7 @@ class FuseOutcome:
 
 def run_fuse(request: FuseRequest) -> FuseOutcome:
     """Fuse (or strip) every SE block of ``request.model``; verify; write ``request.output`` atomically."""
-    if request.output.exists() and not request.force:
-        raise OutputError(f"{str(request.output)!r} already exists; pass --force to replace it")
+    check_output(request.output, ONNX_FILE, force=request.force, inputs=[request.model])
     _check_output_dir(request.output)
     model = load_onnx(request.model)
     surgery = strip_se(model) if request.strip else fuse_se(model, residual=request.residual)
@@ -112,6 +113,7 @@ def run_fuse(request: FuseRequest) -> FuseOutcome:
     remaining = len(find_se_blocks(result).blocks)
     if request.strip and remaining:
         raise ExportError(f"{remaining} SE blocks remain after stripping; nothing was written")
+    model_metadata.embed(result, {"written_by": "se-deploy fuse --strip" if request.strip else "se-deploy fuse"})
     atomic_write(request.output, lambda tmp: onnx.save(result, str(tmp)))
     fused_ops: dict[str, int] = {}
     for node in result.graph.node:

@@ -9,6 +9,8 @@ Every config is parsed into Triton's own ``ModelConfig`` protobuf before anythin
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import json
 import re
 import shutil
 from dataclasses import dataclass
@@ -16,11 +18,14 @@ from pathlib import Path
 
 import onnx
 
+import se_deploy
 from se_deploy import model_metadata
 from se_deploy.backends.onnxruntime.engine import ENGINE_FILENAME, EngineDescription
 from se_deploy.backends.tensorrt.metadata import PlanMetadata
-from se_deploy.errors import InvalidArgumentError, OutputError
-from se_deploy.fileio import atomic_write_text, ensure_writable_dir, replace_dir, staging_dir
+from se_deploy.errors import InvalidArgumentError
+from se_deploy.fileio import atomic_write_text, created_dirs, replace_dir, staging_dir
+from se_deploy.models.checkpoint import sha256_of
+from se_deploy.output_guard import PACKAGE_SCHEMA, REPOSITORY_ENTRY, check_output
 from se_deploy.repository import ModelPaths, ServingOptions, TensorSpec, parse_triton_config, triton_config
 from se_deploy.rewrite.job import load_onnx
 
@@ -59,6 +64,19 @@ _PLUGIN_NOTES = {
     "jit": "JIT SE plugin: it runs Python at run time, which Triton's C++ TensorRT backend cannot: rebuild with the AOT plugin",
     "none": "SE blocks inlined as standard layers (built with --no-plugin): no plugin needed",
 }
+
+
+def _marker(source: Path, model_file: Path) -> str:
+    """``se_deploy.json`` of a packaged entry: says se-deploy wrote it (what ``--force`` may replace) and from what."""
+    record = {
+        "schema": PACKAGE_SCHEMA,
+        "written_by": "se-deploy package",
+        "source": str(source.absolute()),
+        "source_sha256": sha256_of(model_file),
+        "se_deploy": se_deploy.__version__,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    return json.dumps(record, indent=2) + "\n"
 
 
 def plan_config(plan: Path, name: str, options: ServingOptions) -> str:
@@ -129,10 +147,15 @@ def package(
     duplicates = {n for n in chosen if chosen.count(n) > 1}
     if duplicates:
         raise InvalidArgumentError(f"two models would be named {', '.join(sorted(duplicates))}; pass --name for each")
-    root = ensure_writable_dir(output)
-    existing = [n for n in chosen if (root / n).exists()]
-    if existing and not force:
-        raise OutputError(f"{', '.join(str(root / n) for n in existing)} already exist; pass --force to replace")
+    for name in chosen:
+        check_output(output / name, REPOSITORY_ENTRY, force=force, inputs=sources)
+    with created_dirs(output) as root:
+        return _write(sources, chosen, root, options, validate)
+
+
+def _write(
+    sources: list[Path], chosen: list[str], root: Path, options: ServingOptions, validate: bool
+) -> list[PackagedModel]:
     packaged = []
     with staging_dir(root) as staging:
         for source, name in zip(sources, chosen, strict=True):
@@ -156,6 +179,7 @@ def package(
             staged.model.parent.mkdir(parents=True)
             shutil.copyfile(model_file, staged.model.with_name("model.plan") if is_plan else staged.model)
             atomic_write_text(staged.config, text)
+            atomic_write_text(staged.metadata, _marker(source, model_file))
             packaged.append(PackagedModel(name, str(source), text, validated))
         for item in packaged:
             replace_dir(staging / item.name, root / item.name, staging)

@@ -3,6 +3,10 @@
 ``path`` is an ONNX file, an se-deploy ONNX Runtime engine folder (``engine.json``), or a TensorRT plan
 (``.plan`` with its sidecar). Inputs are validated against the engine before anything runs; one engine
 may be called from several threads (ONNX Runtime sessions are safe for concurrent ``run`` calls).
+
+NaN and infinity in an input are refused by default (a broken preprocessing step would otherwise give
+finite, plausible-looking logits); ``load(..., allow_nonfinite=True)`` or ``engine(batch, allow_nonfinite=True)``
+passes them through to the engine unchanged.
 """
 
 from __future__ import annotations
@@ -49,8 +53,10 @@ class Engine:
         preprocessing: Preprocessing,
         max_batch: int | None,
         description: EngineDescription | None,
+        allow_nonfinite: bool = False,
     ) -> None:
         self._session = session
+        self.allow_nonfinite = allow_nonfinite
         self.model_path = model_path
         self.source = source
         self.preprocessing = preprocessing
@@ -74,8 +80,11 @@ class Engine:
     def __repr__(self) -> str:
         return f"Engine({self.source!r}, {self.input_spec.describe()})"
 
-    def check(self, batch: Any) -> np.ndarray:
-        """Raise InvalidArgumentError unless ``batch`` fits the engine; returns it unchanged."""
+    def check(self, batch: Any, *, allow_nonfinite: bool | None = None) -> np.ndarray:
+        """Raise InvalidArgumentError unless ``batch`` fits the engine; returns it unchanged.
+
+        ``allow_nonfinite`` (default: the engine's, set at ``load``) lets NaN/Inf values through.
+        """
         spec = self.input_spec
         if not isinstance(batch, np.ndarray):
             raise InvalidArgumentError(f"expected a numpy array for {spec.describe()}, got {type(batch).__name__}")
@@ -98,10 +107,13 @@ class Engine:
             raise InvalidArgumentError(
                 f"batch size {n} is outside the engine's range ({spec.describe()}); split the batch"
             )
+        allowed = self.allow_nonfinite if allow_nonfinite is None else allow_nonfinite
+        if not allowed:
+            refuse_nonfinite(batch)
         return batch
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        self.check(batch)
+    def __call__(self, batch: np.ndarray, *, allow_nonfinite: bool | None = None) -> np.ndarray:
+        self.check(batch, allow_nonfinite=allow_nonfinite)
         outputs = self._session.run(self.output_names[:1], {self.input_spec.name: batch})
         return np.asarray(outputs[0])
 
@@ -110,17 +122,45 @@ class Engine:
         return preprocess_any(image, self.preprocessing).astype(self.input_spec.dtype, copy=False)
 
 
-def load(path: str | os.PathLike[str], *, threads: int | None = None, max_batch: int | None = None) -> Engine:
-    """Load an ONNX file, an se-deploy engine folder, or a TensorRT plan; see the module docstring."""
+def refuse_nonfinite(batch: np.ndarray) -> None:
+    """Raise InvalidArgumentError if ``batch`` holds NaN or infinity."""
+    finite = np.isfinite(batch)
+    if finite.all():
+        return
+    bad = batch[~finite]
+    first = tuple(int(i) for i in np.argwhere(~finite)[0])
+    raise InvalidArgumentError(
+        f"input holds {int(np.isnan(bad).sum())} NaN and {int(np.isinf(bad).sum())} infinite value(s) "
+        f"(first at index {first}); fix the preprocessing, or pass allow_nonfinite=True to run them anyway"
+    )
+
+
+def load(
+    path: str | os.PathLike[str],
+    *,
+    threads: int | None = None,
+    max_batch: int | None = None,
+    allow_nonfinite: bool = False,
+) -> Engine:
+    """Load an ONNX file, an se-deploy engine folder, or a TensorRT plan; see the module docstring.
+
+    ``allow_nonfinite=True``: NaN/Inf inputs go to the engine as they are (refused by default).
+    """
     path = Path(path)
     if path.suffix in (".plan", ".engine"):
         from se_deploy.serve.tensorrt_loader import load_plan
 
-        return load_plan(path)
+        return load_plan(path, allow_nonfinite=allow_nonfinite)
     loaded = open_session(path, threads=threads)
     facts = model_metadata.read(loaded.model)
     preprocessing = model_metadata.preprocessing_of(loaded.model) or model_metadata.default_preprocessing(loaded.model)
     limit = max_batch or facts.get("max_batch")
     return Engine(
-        loaded.session, loaded.model_path, str(path), preprocessing, int(limit) if limit else None, loaded.description
+        loaded.session,
+        loaded.model_path,
+        str(path),
+        preprocessing,
+        int(limit) if limit else None,
+        loaded.description,
+        allow_nonfinite=allow_nonfinite,
     )

@@ -15,17 +15,18 @@ from se_deploy.backends.tensorrt.metadata import PlanMetadata
 from se_deploy.data.images import preprocess_any
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.models.registry import IMAGENET_224, Preprocessing
-from se_deploy.serve.runtime import InputSpec
+from se_deploy.serve.runtime import InputSpec, refuse_nonfinite
 
 
 class PlanEngine:  # pragma: no cover - runs only with TensorRT and a GPU
     """``se_deploy.load`` for a plan: the same interface as the ONNX Runtime engine."""
 
-    def __init__(self, path: Path, meta: PlanMetadata) -> None:
+    def __init__(self, path: Path, meta: PlanMetadata, *, allow_nonfinite: bool = False) -> None:
         from se_deploy.backends.tensorrt.runtime import TensorRTRunner
 
         self.runner = TensorRTRunner(path)
         self.meta = meta
+        self.allow_nonfinite = allow_nonfinite
         # FP16/INT8 builds keep FP32 inputs and outputs (the ONNX was converted with keep_io_types).
         self.input_spec = InputSpec(
             meta.input_name, np.dtype(np.float32), (None, *meta.input_shape), meta.batch.min, meta.batch.max
@@ -36,15 +37,17 @@ class PlanEngine:  # pragma: no cover - runs only with TensorRT and a GPU
             else IMAGENET_224.for_crop(meta.input_shape[-1])
         )
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
+    def __call__(self, batch: np.ndarray, *, allow_nonfinite: bool | None = None) -> np.ndarray:
+        if not (self.allow_nonfinite if allow_nonfinite is None else allow_nonfinite):
+            refuse_nonfinite(batch)
         return self.runner.infer(batch)
 
     def preprocess(self, image: Any) -> np.ndarray:
         return preprocess_any(image, self.preprocessing)
 
 
-def load_plan(path: Path) -> PlanEngine:
+def load_plan(path: Path, *, allow_nonfinite: bool = False) -> PlanEngine:
     if not path.exists():
         raise InvalidArgumentError(f"TensorRT plan {str(path)!r} does not exist")
     meta = PlanMetadata.read(path)  # refuses plans without a valid sidecar, before TensorRT is needed
-    return PlanEngine(path, meta)
+    return PlanEngine(path, meta, allow_nonfinite=allow_nonfinite)

@@ -49,8 +49,13 @@ def test_bad_requests_are_clear_errors(tmp_path: Path, digits_models: dict[str, 
     with pytest.raises(InvalidArgumentError, match="needs CUDAExecutionProvider"):
         build_onnxruntime_engine(BuildRequest(source, tmp_path / "e", device="cuda"))
     (tmp_path / "exists").mkdir()
+    (tmp_path / "exists" / "engine.json").write_text(json.dumps({"schema": "se-deploy/engine/1"}))
     with pytest.raises(OutputError, match="--force"):
         build_onnxruntime_engine(BuildRequest(source, tmp_path / "exists"))
+    (tmp_path / "exists" / "engine.json").unlink()
+    (tmp_path / "exists" / "data.csv").write_text("not ours")
+    with pytest.raises(OutputError, match="not written by se-deploy"):
+        build_onnxruntime_engine(BuildRequest(source, tmp_path / "exists", force=True))
     with pytest.raises(InvalidArgumentError, match="unknown device"):
         providers_for("tpu")
 

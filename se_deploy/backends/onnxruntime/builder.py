@@ -19,12 +19,14 @@ from se_deploy.backends.onnxruntime.engine import (
     EngineDescription,
     providers_for,
 )
-from se_deploy.errors import InvalidArgumentError, OutputError
-from se_deploy.fileio import atomic_write_text, ensure_writable_dir, replace_dir, staging_dir
+from se_deploy.errors import InvalidArgumentError
+from se_deploy.fileio import atomic_write_text, created_dirs, replace_dir, staging_dir
 from se_deploy.models.checkpoint import sha256_of
 from se_deploy.onnx_compare import random_inputs, session
+from se_deploy.output_guard import ENGINE_DIR, check_output
 from se_deploy.precision.calibration import load_calibration_set
 from se_deploy.precision.fp16 import convert_fp16
+from se_deploy.precision.image_input import check_image_input
 from se_deploy.precision.int8 import CALIBRATION_METHODS, QUANT_PRESETS, quantize_int8
 from se_deploy.rewrite.job import load_onnx
 from se_deploy.rewrite.matcher import find_se_blocks
@@ -75,10 +77,18 @@ def validate(request: BuildRequest) -> None:
 def build_onnxruntime_engine(request: BuildRequest, progress: Progress = lambda _m: None) -> BuildResult:
     validate(request)
     providers = providers_for(request.device)
-    if request.output.exists() and not request.force:
-        raise OutputError(f"{str(request.output)!r} already exists; pass --force to replace it")
-    parent = ensure_writable_dir(request.output.parent if str(request.output.parent) else Path("."))
+    inputs = [request.model] + ([request.calib] if request.calib else [])
+    check_output(request.output, ENGINE_DIR, force=request.force, inputs=inputs)
     source = load_onnx(request.model)
+    if request.precision == "int8":
+        check_image_input(source, request.model)
+    with created_dirs(request.output.parent if str(request.output.parent) else Path(".")) as parent:
+        return _build(request, source, providers, parent, progress)
+
+
+def _build(
+    request: BuildRequest, source: onnx.ModelProto, providers: list[str], parent: Path, progress: Progress
+) -> BuildResult:
     facts = model_metadata.read(source)
     notes: list[str] = []
 
@@ -148,7 +158,7 @@ def build_onnxruntime_engine(request: BuildRequest, progress: Progress = lambda 
         precision=request.precision,
         device=request.device,
         providers=providers,
-        source_model=str(request.model),
+        source_model=str(request.model.absolute()),
         source_sha256=sha256_of(request.model),
         fused=fused,
         se_blocks=se_blocks,

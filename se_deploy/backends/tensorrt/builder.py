@@ -17,9 +17,10 @@ import onnx
 from se_deploy.backends.tensorrt.lowering import lower_for_tensorrt
 from se_deploy.backends.tensorrt.metadata import BatchRange, PlanMetadata, format_parser_errors, network_flags
 from se_deploy.backends.tensorrt.plugin import import_tensorrt, register_plugins
-from se_deploy.errors import ExportError, InvalidArgumentError, OutputError
+from se_deploy.errors import ExportError, InvalidArgumentError
 from se_deploy.fileio import atomic_write_bytes
 from se_deploy.models.checkpoint import sha256_of
+from se_deploy.output_guard import PLAN_FILE, check_output
 from se_deploy.rewrite.job import load_onnx
 
 
@@ -54,8 +55,7 @@ def input_shape(model: onnx.ModelProto) -> tuple[str, tuple[int | None, ...]]:
 
 
 def validate_request(request: TensorRTBuildRequest) -> None:
-    if request.output.exists() and not request.force:
-        raise OutputError(f"{str(request.output)!r} already exists; pass --force to replace it")
+    check_output(request.output, PLAN_FILE, force=request.force, inputs=[request.model])
     if request.workspace_mib < 64:
         raise InvalidArgumentError("--workspace must be at least 64 MiB")
     if not 0 <= request.optimization_level <= 5:
