@@ -111,6 +111,10 @@ PLAN_FILE = ArtifactKind(
 )
 
 
+def _a(noun: str) -> str:
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
 def _resolved(path: Path) -> Path:
     return Path(os.path.abspath(path)).resolve()
 
@@ -166,10 +170,10 @@ def check_output(
         return  # an empty folder: nothing to lose
     if kind.is_dir and not target.is_dir():
         raise OutputError(
-            f"{shown!r} is a file, but this command writes a {kind.name} (a folder); choose another {option}"
+            f"{shown!r} is a file, but this command writes {_a(kind.name)} (a folder); choose another {option}"
         )
     if not kind.is_dir and target.is_dir():
-        raise OutputError(f"{shown!r} is a folder, but this command writes a {kind.name}; name a file with {option}")
+        raise OutputError(f"{shown!r} is a folder, but this command writes {_a(kind.name)}; name a file with {option}")
     if not kind.recognise(target):
         raise OutputError(
             f"{shown!r} was not written by se-deploy (no {kind.marker}); --force replaces only se-deploy's own "

@@ -65,7 +65,7 @@ def test_home_and_root_are_never_replaced(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("HOME", str(home))
     with pytest.raises(OutputError, match="home folder"):
         check_output(home, ENGINE_DIR, force=True)
-    with pytest.raises(OutputError, match="root|current folder"):
+    with pytest.raises(OutputError, match="holds the current folder"):
         check_output(Path("/"), ENGINE_DIR, force=True)
 
 
@@ -95,7 +95,7 @@ def test_foreign_folders_and_files_are_refused_even_with_force(tmp_path: Path) -
         check_output(foreign, ENGINE_DIR, force=True)
     plain = tmp_path / "thesis.txt"
     plain.write_text("years of work")
-    with pytest.raises(OutputError, match="is a file, but this command writes a engine folder|is a file"):
+    with pytest.raises(OutputError, match="is a file, but this command writes an engine folder"):
         check_output(plain, ENGINE_DIR, force=True)
     with pytest.raises(OutputError, match="was not written by se-deploy"):
         check_output(plain, ONNX_FILE, force=True)
@@ -119,7 +119,7 @@ def test_each_kind_recognises_its_own_marker(tmp_path: Path) -> None:
         (entry / "se_deploy.json").write_text(json.dumps({"schema": schema}))
         check_output(entry, REPOSITORY_ENTRY, force=True)
     (entry / "se_deploy.json").write_text(json.dumps({"schema": "something else"}))
-    with pytest.raises(OutputError, match="no se_deploy.json"):
+    with pytest.raises(OutputError, match=r"no se_deploy\.json"):
         check_output(entry, REPOSITORY_ENTRY, force=True)
 
     report = tmp_path / "report"
