@@ -141,8 +141,13 @@ def _millions(count: int) -> str:
     help="torch.onnx exporter.",
 )
 @click.option("--with-twin/--no-twin", default=True, show_default=True, help="Also export the non-SE twin.")
-@click.option("--num-classes", type=int, default=None, help="Classifier size [default: the checkpoint's or 1000].")
-@click.option("--se-reduction", type=int, default=None, help="SE reduction ratio r [default: 16].")
+@click.option(
+    "--num-classes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Classifier size [default: the checkpoint's or 1000].",
+)
+@click.option("--se-reduction", type=click.IntRange(min=1), default=None, help="SE reduction ratio r [default: 16].")
 @click.option("--force", is_flag=True, help="Replace existing artifacts (only ones se-deploy wrote).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_user_errors
@@ -322,10 +327,20 @@ def fuse_command(model: Path, output: Path, strip: bool, no_residual: bool, forc
 @click.option("--no-fuse", is_flag=True, help="Keep the SE blocks as they are (the stock graph).")
 @click.option("--no-residual", is_flag=True, help="Do not fold residual Add(+ReLU) into the fused node.")
 @click.option(
-    "--min-batch", type=int, default=1, show_default=True, help="TensorRT: optimization profile minimum batch."
+    "--min-batch",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="TensorRT: optimization profile minimum batch.",
 )
-@click.option("--opt-batch", type=int, default=8, show_default=True, help="TensorRT: batch the engine is tuned for.")
-@click.option("--max-batch", type=int, default=32, show_default=True, help="TensorRT: largest batch.")
+@click.option(
+    "--opt-batch",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="TensorRT: batch the engine is tuned for.",
+)
+@click.option("--max-batch", type=click.IntRange(min=1), default=32, show_default=True, help="TensorRT: largest batch.")
 @click.option(
     "--no-plugin", is_flag=True, help="TensorRT: inline the fused nodes' ONNX functions instead of the SE plugin."
 )
@@ -416,7 +431,7 @@ def build_command(
     "--labels", type=click.Path(path_type=Path), default=None, help="Labels file: 'IMAGE_NAME LABEL' per line."
 )
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Images per inference call.")
-@click.option("--limit", type=int, default=None, help="Evaluate only the first N images.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate only the first N images.")
 @click.option(
     "--reference-weights",
     type=click.Path(path_type=Path),
@@ -496,9 +511,13 @@ def _batches(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[
     "--peers", default="", help="Also measure: torch,torch-compile (PyTorch eager / torch.compile, FP32 CPU)."
 )
 @click.option("--rounds", type=int, default=10, show_default=True, help="Interleaved rounds.")
-@click.option("--iterations", type=int, default=5, show_default=True, help="Timed runs per variant per round.")
-@click.option("--warmup", type=int, default=3, show_default=True, help="Untimed runs per variant before timing.")
-@click.option("--threads", type=int, default=None, help="Intra-op threads [default: all cores].")
+@click.option(
+    "--iterations", type=click.IntRange(min=1), default=5, show_default=True, help="Timed runs per variant per round."
+)
+@click.option(
+    "--warmup", type=click.IntRange(min=0), default=3, show_default=True, help="Untimed runs per variant before timing."
+)
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Intra-op threads [default: all cores].")
 @click.option("--profile", is_flag=True, help="Attribute the SE tax to its parts with ONNX Runtime's profiler.")
 @click.option(
     "-o",
@@ -666,7 +685,7 @@ def _bench_outputs(
 )
 @click.option("--max-batch", type=int, default=64, show_default=True, help="Triton max_batch_size.")
 @click.option("--preferred-batch", default="8,16,32", show_default=True, help="Dynamic batching preferred sizes.")
-@click.option("--instances", type=int, default=1, show_default=True, help="Model instances.")
+@click.option("--instances", type=click.IntRange(min=1), default=1, show_default=True, help="Model instances.")
 @click.option("--kind", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True, help="Instance kind.")
 @click.option("--force", is_flag=True, help="Replace models already in the repository (only ones se-deploy wrote).")
 @_user_errors

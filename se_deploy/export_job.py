@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 import se_deploy
-from se_deploy.errors import ExportError
+from se_deploy.errors import ExportError, InvalidArgumentError
 from se_deploy.export import (
     INPUT_NAME,
     OUTPUT_NAME,
@@ -105,6 +105,9 @@ def run_export(request: ExportRequest, progress: Progress = lambda _message: Non
         image_size=image_size,
         min_image_size=spec.min_image_size,
     )
+    for option, value in (("--num-classes", request.num_classes), ("--se-reduction", request.se_reduction)):
+        if value is not None and value < 1:
+            raise InvalidArgumentError(f"{option} must be at least 1, got {value}")
     names = [spec.name] + ([spec.twin] if request.with_twin else [])
     inputs = [Path(request.weights)] if request.weights and not request.weights.startswith("hf-hub:") else []
     for name in names:

@@ -112,7 +112,7 @@ PLAN_FILE = ArtifactKind(
 
 
 def _a(noun: str) -> str:
-    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+    return f"{'an' if noun[0].lower() in 'aeio' else 'a'} {noun}"
 
 
 def _resolved(path: Path) -> Path:

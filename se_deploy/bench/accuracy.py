@@ -16,6 +16,7 @@ from se_deploy.data.layout import match_layout
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.models import create_model, get_spec
 from se_deploy.models.checkpoint import sha256_of
+from se_deploy.precision.image_input import check_image_input
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,11 @@ def evaluate(
 ) -> AccuracyResult:
     if batch_size < 1:
         raise InvalidArgumentError(f"--batch-size must be at least 1, got {batch_size}")
+    if limit is not None and limit < 1:
+        raise InvalidArgumentError(f"--limit must be at least 1, got {limit}")
     runner = OnnxRuntimeRunner(path)
+    check_image_input(runner.model, path, purpose="eval")
+    _check_classifier_output(runner.model, path)
     notes: list[str] = []
     preprocessing = model_metadata.preprocessing_of(runner.model)
     if preprocessing is None:
@@ -116,6 +121,16 @@ def evaluate(
         fidelity=fidelity,
         notes=notes,
     )
+
+
+def _check_classifier_output(model: Any, path: Path) -> None:
+    output = model.graph.output[0]
+    dims = output.type.tensor_type.shape.dim
+    if output.type.tensor_type.HasField("shape") and len(dims) != 2:
+        shape = ", ".join(str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?") for d in dims)
+        raise InvalidArgumentError(
+            f"{str(path)!r} outputs {output.name!r} as [{shape}], not (N, classes) logits: eval needs a classifier"
+        )
 
 
 def num_classes_of(model: Any) -> int | None:

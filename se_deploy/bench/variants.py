@@ -13,6 +13,7 @@ from se_deploy import model_metadata
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.export_job import ExportRequest, build_model, build_twin, run_export
 from se_deploy.models import get_spec
+from se_deploy.precision.image_input import check_image_input
 from se_deploy.rewrite.job import load_onnx
 from se_deploy.rewrite.surgery import strip_se
 
@@ -46,6 +47,7 @@ def prepare_models(
     if model.endswith(".onnx"):
         stock = Path(model)
         source = load_onnx(stock)
+        check_image_input(source, stock, purpose="bench")
         name = model_metadata.read(source).get("model") or stock.stem
         torch_model = torch_twin = None
     else:
@@ -71,6 +73,7 @@ def prepare_models(
     if baseline != "twin":
         progress(f"exporting the baseline {baseline}")
         if baseline.endswith(".onnx"):
+            check_image_input(load_onnx(Path(baseline)), Path(baseline), purpose="bench")
             result.baseline, result.baseline_name = Path(baseline), Path(baseline).stem
         else:
             get_spec(baseline)

@@ -23,14 +23,16 @@ def _dims(value: onnx.ValueInfoProto) -> list[str]:
     ]
 
 
-def check_image_input(model: onnx.ModelProto, path: Path) -> None:
-    """Raise InvalidArgumentError unless ``model`` takes one float (N, 3, H, W) image batch."""
+CALIBRATION = "INT8 calibration from --calib images"
+
+
+def check_image_input(model: onnx.ModelProto, path: Path, purpose: str = CALIBRATION) -> None:
+    """Raise InvalidArgumentError unless ``model`` takes one float (N, 3, H, W) image batch (``purpose`` needs it)."""
     inputs = graph_inputs(model)
     if len(inputs) != 1:
         names = ", ".join(value.name for value in inputs) or "none"
         raise InvalidArgumentError(
-            f"{str(path)!r} has {len(inputs)} inputs ({names}); INT8 calibration from --calib images needs a model "
-            "with one image input (N, 3, H, W)"
+            f"{str(path)!r} has {len(inputs)} inputs ({names}); {purpose} needs a model with one image input (N, 3, H, W)"
         )
     (value,) = inputs
     tensor = value.type.tensor_type
@@ -44,5 +46,6 @@ def check_image_input(model: onnx.ModelProto, path: Path) -> None:
         dtype = onnx.TensorProto.DataType.Name(tensor.elem_type).lower()
         raise InvalidArgumentError(
             f"{str(path)!r} takes input {value.name!r} as {dtype}[{', '.join(dims)}], not an image batch "
-            "(N, 3, H, W): INT8 calibration from --calib images needs an image model; build it as fp32/fp16"
+            f"(N, 3, H, W): {purpose} needs an image model"
+            + ("; build it as fp32/fp16" if purpose == CALIBRATION else "")
         )

@@ -94,3 +94,17 @@ def test_plans_and_missing_files_are_clear_errors(tmp_path: Path) -> None:
     except Exception:
         with pytest.raises(InvalidArgumentError, match=r"se-deploy\[tensorrt\]"):
             se_deploy.load(plan)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nonfinite_inputs_are_refused_unless_allowed(digits_models, bad: float) -> None:  # type: ignore[no-untyped-def]
+    batch = np.zeros((2, 3, 32, 32), np.float32)
+    batch[1, 2, 3, 4] = bad
+    engine = se_deploy.load(digits_models["se_resnet_tiny"])
+    with pytest.raises(InvalidArgumentError, match=r"first at index \(1, 2, 3, 4\).*allow_nonfinite=True"):
+        engine(batch)
+    assert engine(batch, allow_nonfinite=True).shape == (2, 10)  # per call
+    permissive = se_deploy.load(digits_models["se_resnet_tiny"], allow_nonfinite=True)
+    assert permissive(batch).shape == (2, 10)  # per engine
+    with pytest.raises(InvalidArgumentError, match="NaN"):
+        permissive(batch, allow_nonfinite=False)
