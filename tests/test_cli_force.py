@@ -163,7 +163,20 @@ def test_export_force_refuses_foreign_entries_and_the_weights_folder(tmp_path: P
 
 def test_package_force_replaces_only_its_own_entries(tmp_path: Path, image_onnx: Path) -> None:
     repo = tmp_path / "repo"
-    assert run("package", str(image_onnx), "-o", str(repo), "--name", "m")[0] == 0
+    previous = os.umask(0o022)
+    try:
+        assert run("package", str(image_onnx), "-o", str(repo), "--name", "m")[0] == 0
+    finally:
+        os.umask(previous)
+    for path in (
+        repo / "m",
+        repo / "m" / "config.pbtxt",
+        repo / "m" / "se_deploy.json",
+        repo / "m" / "1" / "model.onnx",
+    ):
+        assert stat.S_IMODE(path.stat().st_mode) == (0o755 if path.is_dir() else 0o644), (
+            path
+        )  # Triton runs as another user
     marker = json.loads((repo / "m" / "se_deploy.json").read_text())
     assert marker["schema"] == "se-deploy/packaged-model/1" and len(marker["source_sha256"]) == 64
     assert run("package", str(image_onnx), "--output", str(repo), "--name", "m", "--force")[0] == 0
