@@ -23,6 +23,8 @@ from onnx import helper
 
 from se_deploy.backends.tensorrt import plugin as our_plugin
 from se_deploy.backends.tensorrt.lowering import EXCITE_OP, SCALE_OP, SCALE_RESIDUAL_OP, SQUEEZE_OP, lower_for_tensorrt
+from se_deploy.kernels import aot as kernels
+from se_deploy.kernels.aot import launch_grid
 from se_deploy.rewrite.fused_op import PLUGIN_NAMESPACE
 from se_deploy.rewrite.surgery import fuse_se
 from tests.backends.tensorrt import trt_stub
@@ -70,7 +72,7 @@ def test_stand_in_is_not_the_real_tensorrt(nvidia_plugin_layer: tuple[ModuleType
 
 
 def test_register_plugins_passes_nvidia_validation(nvidia_plugin_layer: tuple[ModuleType, ModuleType]) -> None:
-    trt, trtp = nvidia_plugin_layer
+    trt, _ = nvidia_plugin_layer
     our_plugin.register_plugins()
     registry = sys.modules["tensorrt.plugin._lib"].QDP_REGISTRY
     assert sorted(registry) == sorted(f"{PLUGIN_NAMESPACE}::{name}" for name in PLUGINS)
@@ -135,7 +137,9 @@ def test_lowered_nodes_create_plugins_with_our_output_types(
     expected = {SQUEEZE_OP: [fp32], EXCITE_OP: [fp32], SCALE_OP: [half], SCALE_RESIDUAL_OP: [half]}
     for name in PLUGINS:
         creator = trt.get_plugin_registry().get_creator(name, "1", PLUGIN_NAMESPACE)
-        created = creator.create_plugin(name, PLUGIN_NAMESPACE, _fields(trt, nodes[name]), trt.TensorRTPhase.BUILD, kind)
+        created = creator.create_plugin(
+            name, PLUGIN_NAMESPACE, _fields(trt, nodes[name]), trt.TensorRTPhase.BUILD, kind
+        )
         aot_class = sys.modules["tensorrt.plugin._plugin_class"]._TemplateAOTPlugin
         assert isinstance(created, aot_class) == (request_kind == "STRICT_AOT")
         assert created.get_output_data_types(*inputs[name]) == expected[name], name
@@ -157,3 +161,71 @@ def test_autotune_combinations_cover_every_input_and_output(nvidia_plugin_layer:
         assert all(layout == trt.TensorFormat.LINEAR for c in generated for layout in c.layouts)
         activation_types = {c.types[0] if name != EXCITE_OP else c.types[1] for c in generated}
         assert activation_types == {trt.DataType.FLOAT, trt.DataType.HALF}, name
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_aot_launch_parameters_through_nvidia_aot_plugin(
+    nvidia_plugin_layer: tuple[ModuleType, ModuleType], monkeypatch: pytest.MonkeyPatch, dtype: str
+) -> None:
+    """NVIDIA's ``_TemplateAOTPlugin`` (output shapes, then ``get_launch_params``) calls our ``aot_impl``
+    for fixed shapes: the grid covers the tensor, and the int32 extras are exactly the kernel's int32
+    parameters, in order. Kernel compilation is replaced by a record of what was asked (the PTX and its
+    parameter list are tested in tests/kernels/test_aot.py, in a process without Triton's interpreter)."""
+    trt, _ = nvidia_plugin_layer
+    our_plugin.register_plugins()
+    asked: list[tuple[str, str, str, dict[str, object]]] = []
+
+    def compile_stage(stage: str, dtype: str, target: str = "sm_90", **attributes: object) -> kernels.CompiledKernel:
+        asked.append((stage, dtype, target, attributes))
+        return kernels.CompiledKernel(f"se_{stage}_aot", f"// {stage}", 4, 0, target)
+
+    monkeypatch.setattr(kernels, "compile_stage", compile_stage)
+    monkeypatch.setattr(our_plugin, "cuda_target", lambda: "sm_90")
+    n, c, h, w, cr = 2, 40, 7, 9, 5
+    act = trt.DataType.HALF if dtype == "float16" else trt.DataType.FLOAT
+    fp32 = trt.DataType.FLOAT
+    io = {
+        SQUEEZE_OP: ([((n, c, h, w), act)], [((n, c), fp32)]),
+        EXCITE_OP: (
+            [((n, c), fp32), ((cr, c), act), ((cr,), act), ((c, cr), act), ((c,), act)],
+            [((n, c), fp32)],
+        ),
+        SCALE_OP: ([((n, c, h, w), act), ((n, c), fp32)], [((n, c, h, w), act)]),
+        SCALE_RESIDUAL_OP: ([((n, c, h, w), act), ((n, c), fp32), ((n, c, h, w), act)], [((n, c, h, w), act)]),
+    }
+    stages = {SQUEEZE_OP: "squeeze", EXCITE_OP: "excite", SCALE_OP: "scale", SCALE_RESIDUAL_OP: "scale_residual"}
+    nodes = _lowered_nodes(residual=False) | _lowered_nodes(residual=True)
+    builder = trt_stub.ConstantExprBuilder()
+    for name in PLUGINS:
+        inputs, outputs = io[name]
+        creator = trt.get_plugin_registry().get_creator(name, "1", PLUGIN_NAMESPACE)
+        plugin = creator.create_plugin(
+            name,
+            PLUGIN_NAMESPACE,
+            _fields(trt, nodes[name]),
+            trt.TensorRTPhase.BUILD,
+            trt.QuickPluginCreationRequest.STRICT_AOT,
+        )
+        assert plugin.get_output_data_types([t for _, t in inputs], [len(d) for d, _ in inputs]) == [outputs[0][1]]
+        dims = [[builder.constant(d) for d in shape] for shape, _ in inputs]
+        shapes = plugin.get_output_shapes(dims, [], builder)
+        assert [[e.value for e in out] for out in shapes] == [list(outputs[0][0])], name
+        plugin.set_tactic(0)
+        launch = trt_stub.LaunchParams()
+        in_out = [trt_stub.PluginTensor(shape, t) for shape, t in inputs + outputs]
+        plugin.get_launch_params(dims, in_out, len(inputs), launch, launch, builder)
+        stage = stages[name]
+        assert plugin.get_kernel([d.desc for d in in_out[: len(inputs)]], [d.desc for d in in_out[len(inputs) :]]) == (
+            f"se_{stage}_aot",
+            f"// {stage}".encode(),
+        )
+        assert asked[-1][:3] == (stage, dtype, "sm_90")
+        grid = tuple(launch.values[k] for k in ("grid_x", "grid_y", "grid_z"))
+        assert grid == launch_grid(stage, n, c, h * w), name
+        assert launch.values["block_x"] == 128 and launch.values["shared_mem"] == 0
+        _, signature, _ = kernels.kernel_spec(stage, dtype, reduced=cr)
+        int_params = [p for p, kind in signature.items() if kind == "i32"]
+        expected_extra = {"C": c, "HW": h * w, "CR": cr}
+        assert launch.nbSymExprs == len(int_params)
+        assert [launch.extra[i] for i in range(len(int_params))] == [("INT32", expected_extra[p]) for p in int_params]
+    assert asked[1][3]["reduced"] == cr and asked[1][3]["activation"] == "silu"

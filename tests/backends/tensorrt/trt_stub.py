@@ -16,12 +16,17 @@ What the stand-in provides, and why (nothing else; everything it does not provid
   hasattr(trt, "QuickPluginCreationRequest")``, which switches on the AOT half: ``KernelLaunchParams``,
   ``_TemplateAOTPlugin``) or by ``AutoTuneCombination`` when it turns "FP32|FP16" into types.
 * empty base classes ``IPluginV3``, ``IPluginV3QuickCore/Build/Runtime/AOTBuild``,
-  ``IPluginCreatorV3Quick``, ``ISymExpr``, ``IDimensionExpr``, ``IExprBuilder``, ``ITensor``,
-  ``DynamicPluginTensorDesc``, ``PluginTensorDesc``: NVIDIA's classes derive from them or test
-  ``isinstance`` against them at import time and in their checks.
+  ``IPluginCreatorV3Quick``, ``ISymExpr``, ``IExprBuilder``, ``ITensor``, ``PluginTensorDesc``, and
+  ``IDimensionExpr`` / ``DynamicPluginTensorDesc`` (see below): NVIDIA's classes derive from them or
+  test ``isinstance`` against them at import time and in their checks.
 * ``Dims.MAX_DIMS`` (8): ``ShapeExprs`` checks ranks against it.
 * ``PluginField`` / ``PluginFieldCollection`` (records) and ``get_plugin_registry()`` (a dict keyed by
   name, version, namespace): non-lazy ``@trtp.register`` builds a plugin creator and registers it.
+
+For the launch-parameter test only (``ConstantExprBuilder``, ``PluginTensor``): TensorRT's shape
+expressions evaluated as plain integers, and the build-time tensor descriptions TensorRT would hand
+``get_launch_params``, so that NVIDIA's ``_TemplateAOTPlugin`` can call our ``aot_impl`` with concrete
+shapes. TensorRT's own expression builder is symbolic; these give the values it would for fixed shapes.
 
 Nothing here builds an engine, evaluates a shape, compiles or launches a kernel: a test through this
 stand-in proves that our plugin definitions pass NVIDIA's Python-side validation and bookkeeping for the
@@ -159,6 +164,70 @@ class _Registry:
         return self.creators.get((name, version, namespace))
 
 
+class DimsExprs(list):
+    def __init__(self, length: int) -> None:
+        super().__init__([None] * length)
+
+
+class IDimensionExpr:
+    """A shape expression with a known value (what TensorRT's builder has once shapes are fixed)."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def is_constant(self) -> bool:
+        return True
+
+    def get_constant_value(self) -> int:
+        return self.value
+
+
+_OPERATIONS = {
+    DimensionOperation.SUM: lambda a, b: a + b,
+    DimensionOperation.PROD: lambda a, b: a * b,
+    DimensionOperation.MAX: max,
+    DimensionOperation.MIN: min,
+    DimensionOperation.SUB: lambda a, b: a - b,
+    DimensionOperation.EQUAL: lambda a, b: int(a == b),
+    DimensionOperation.LESS: lambda a, b: int(a < b),
+    DimensionOperation.FLOOR_DIV: lambda a, b: a // b,
+    DimensionOperation.CEIL_DIV: lambda a, b: -(-a // b),
+}
+
+
+class ConstantExprBuilder:
+    def constant(self, value: int) -> IDimensionExpr:
+        return IDimensionExpr(value)
+
+    def operation(self, op: DimensionOperation, a: IDimensionExpr, b: IDimensionExpr) -> IDimensionExpr:
+        return IDimensionExpr(_OPERATIONS[op](a.value, b.value))
+
+
+class PluginTensor:
+    """``trt.DynamicPluginTensorDesc`` as ``get_launch_params`` reads it: ``.desc`` with dims, type, format, scale."""
+
+    def __init__(self, dims: tuple[int, ...], dtype: DataType, fmt: TensorFormat = TensorFormat.LINEAR) -> None:
+        self.desc = types.SimpleNamespace(dims=dims, type=dtype, format=fmt, scale=1.0)
+
+
+class LaunchParams:
+    """What ``get_launch_params`` fills: grid, block, shared memory and the extra scalar arguments."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.extra: dict[int, Any] = {}
+        self.nbSymExprs = 0
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("values", "extra", "nbSymExprs"):
+            object.__setattr__(self, name, value)
+        else:
+            self.values[name] = value.expr.value  # a SymExprImpl over an IDimensionExpr
+
+    def __setitem__(self, index: int, value: Any) -> None:
+        self.extra[index] = (value.dtype.name, value.expr.value)
+
+
 def _interface(name: str) -> type:
     return type(name, (), {"__init__": lambda self, *args, **kwargs: None})
 
@@ -181,6 +250,7 @@ def make_module() -> types.ModuleType:
         setattr(trt, enum_type.__name__, enum_type)
     trt.float32, trt.float16, trt.int32 = DataType.FLOAT, DataType.HALF, DataType.INT32
     trt.Logger, trt.Dims = Logger, Dims
+    trt.DimsExprs, trt.DynamicPluginTensorDesc, trt.IDimensionExpr = DimsExprs, PluginTensor, IDimensionExpr
     trt.PluginField, trt.PluginFieldCollection = PluginField, PluginFieldCollection
     for name in (
         "IPluginV3",
@@ -190,10 +260,8 @@ def make_module() -> types.ModuleType:
         "IPluginV3QuickAOTBuild",
         "IPluginCreatorV3Quick",
         "ISymExpr",
-        "IDimensionExpr",
         "IExprBuilder",
         "ITensor",
-        "DynamicPluginTensorDesc",
         "PluginTensorDesc",
     ):
         setattr(trt, name, _interface(name))
