@@ -372,12 +372,24 @@ def build_command(
     if backend == "tensorrt":
         from se_deploy.backends.tensorrt.builder import TensorRTBuildRequest, build_tensorrt_plan
         from se_deploy.backends.tensorrt.metadata import BatchRange
+        from se_deploy.prepare import Preparation
 
+        preparation = Preparation(
+            precision=precision,
+            fuse=not no_fuse,
+            residual=not no_residual,
+            se_precision=se_precision,
+            calib=calib,
+            calib_samples=calib_samples,
+            calib_method=calib_method,
+            quant_target=quant_target or backend,
+            quantize_se=quantize_se,
+        )
         plan = build_tensorrt_plan(
             TensorRTBuildRequest(
                 model=model,
                 output=output,
-                precision=precision,
+                preparation=preparation,
                 batch=BatchRange(min_batch, opt_batch, max_batch),
                 plugin="none" if no_plugin else "aot",
                 force=force,

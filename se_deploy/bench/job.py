@@ -194,10 +194,7 @@ def _build_engines(
             engines.update(_build_plans(request, models, work, progress))  # pragma: no cover - needs TensorRT
             continue
         if backend == "torch":
-            report.notes.append(
-                "torch: the fused-kernel PyTorch GPU runtime is not built yet (issue #6); see --peers for eager/compile"
-            )
-            continue
+            continue  # no engine to build: _torch_gpu_runners runs it, or notes why it cannot
         sources = {STOCK: (models.stock, False), FUSED: (models.stock, True), TWIN: (models.twin, False)}
         if models.baseline is not None:
             sources[BASELINE] = (models.baseline, False)
@@ -228,6 +225,7 @@ def _build_plans(  # pragma: no cover - needs TensorRT and a GPU (written from t
     """TensorRT plans per variant and precision: precision written into the ONNX first (S8S8 Q/DQ for INT8)."""
     from se_deploy.backends.tensorrt.builder import TensorRTBuildRequest, build_tensorrt_plan
     from se_deploy.backends.tensorrt.metadata import BatchRange
+    from se_deploy.prepare import Preparation
 
     plans: dict[tuple[str, ...], Path] = {}
     batch = BatchRange(min(request.batches), min(request.batches), max(request.batches))
@@ -239,24 +237,16 @@ def _build_plans(  # pragma: no cover - needs TensorRT and a GPU (written from t
     for precision in request.precisions:
         for variant, (source, fuse, plugin) in sources.items():
             progress(f"building TensorRT {variant} {precision}")
-            onnx_engine = work / "engines" / f"tensorrt-onnx-{variant}-{precision}"
-            build_onnxruntime_engine(
-                BuildRequest(
-                    source,
-                    onnx_engine,
-                    precision=precision,
-                    fuse=fuse,
-                    calib=request.calib,
-                    calib_samples=request.calib_samples,
-                    quant_target="tensorrt",
-                    force=True,
-                )
-            )
             plan = work / "engines" / f"tensorrt-{variant}-{precision}.plan"
+            preparation = Preparation(
+                precision=precision,
+                fuse=fuse,
+                calib=request.calib,
+                calib_samples=request.calib_samples,
+                quant_target="tensorrt",
+            )
             build_tensorrt_plan(
-                TensorRTBuildRequest(
-                    onnx_engine / "model.onnx", plan, precision=precision, batch=batch, plugin=plugin, force=True
-                )
+                TensorRTBuildRequest(source, plan, preparation=preparation, batch=batch, plugin=plugin, force=True)
             )
             plans["tensorrt", variant, precision] = plan
     return plans

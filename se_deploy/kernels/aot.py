@@ -21,6 +21,22 @@ SCALE_BLOCKS = {"BLOCK_C": 16, "BLOCK_HW": 128}
 EXCITE_BLOCK_C = 64
 
 
+# TensorRT's AOT launcher passes, in order: the plugin's input pointers, the int32 scalars ``aot_impl``
+# returns ("extra args", placed after the inputs and before the outputs), the output pointers; nothing
+# else (NVIDIA's tensorrt.plugin: SymInt32 extras only). Per stage: (inputs, int32 extras, outputs).
+LAUNCHER_ARGS: dict[str, tuple[int, int, int]] = {
+    "squeeze": (1, 2, 1),  # X; C, HW; S
+    "excite": (5, 2, 1),  # S, W1, B1, W2, B2; C, CR; G
+    "scale": (2, 2, 1),  # X, G; C, HW; Y
+    "scale_residual": (3, 2, 1),  # X, G, R; C, HW; Y
+}
+PTX_POINTER, PTX_INT32 = ".u64 .ptr", ".u32"
+
+
+class KernelParameterError(ValueError):
+    """The compiled kernel's parameters are not what TensorRT's AOT launcher passes."""
+
+
 @dataclass(frozen=True)
 class CompiledKernel:
     name: str
@@ -107,9 +123,64 @@ def _compile(stage: str, dtype: str, target: str, attributes: tuple[tuple[str, o
     signature = signature | {name: "constexpr" for name in constexprs}
     source = triton.compiler.ASTSource(fn=kernel, signature=signature, constexprs=constexprs)
     compiled = triton.compile(source, target=GPUTarget("cuda", TARGETS[target], 32))
-    return CompiledKernel(
-        compiled.name, compiled.asm["ptx"], compiled.metadata.num_warps, compiled.metadata.shared, target
+    metadata = compiled.metadata
+    user_params = sum(kind != "constexpr" for kind in signature.values())
+    ptx = drop_unused_trailing_params(
+        compiled.asm["ptx"],
+        compiled.name,
+        keep=user_params,
+        scratch_bytes=getattr(metadata, "global_scratch_size", 0) + getattr(metadata, "profile_scratch_size", 0),
     )
+    return CompiledKernel(compiled.name, ptx, metadata.num_warps, metadata.shared, target)
+
+
+def _entry(ptx: str, name: str) -> re.Match[str]:
+    found = re.search(rf"\.entry\s+{re.escape(name)}\s*\((.*?)\)", ptx, re.S)
+    if found is None:
+        raise KernelParameterError(f"no .entry {name} in the PTX")
+    return found
+
+
+def ptx_params(ptx: str, name: str) -> list[tuple[str, str]]:
+    """The ``.entry``'s parameters as (type, name), e.g. (".u64 .ptr", "k_param_0"), (".u32", "k_param_1")."""
+    params = []
+    for declaration in _entry(ptx, name).group(1).split(","):
+        words = declaration.split()
+        if not words:
+            continue
+        kind = PTX_POINTER if ".ptr" in words else " ".join(w for w in words[1:-1] if not w.startswith(".align"))
+        kind = kind if kind == PTX_POINTER else words[1]
+        params.append((kind, words[-1]))
+    return params
+
+
+def launcher_params(stage: str) -> list[str]:
+    """The parameter types TensorRT's AOT launcher passes to ``stage``'s kernel, in order."""
+    inputs, extras, outputs = LAUNCHER_ARGS[stage]
+    return [PTX_POINTER] * inputs + [PTX_INT32] * extras + [PTX_POINTER] * outputs
+
+
+def drop_unused_trailing_params(ptx: str, name: str, *, keep: int, scratch_bytes: int) -> str:
+    """``ptx`` with the ``.entry``'s parameters after the first ``keep`` removed.
+
+    Triton >= 3.3 appends pointer parameters (global scratch, and since 3.5 profile scratch) that its own
+    launcher fills and TensorRT's AOT launcher does not pass. They are dropped only when the kernel cannot
+    need them: no scratch memory asked for, and the PTX body never reads them; otherwise this refuses.
+    """
+    params = ptx_params(ptx, name)
+    extra = params[keep:]
+    if not extra:
+        return ptx
+    if scratch_bytes:
+        raise KernelParameterError(
+            f"{name} needs {scratch_bytes} bytes of Triton scratch memory, which TensorRT's AOT launcher cannot pass"
+        )
+    used = [p for _, p in extra if len(re.findall(rf"\b{re.escape(p)}\b", ptx)) > 1]
+    if used:
+        raise KernelParameterError(f"{name} reads the appended parameters {', '.join(used)}; cannot drop them")
+    entry = _entry(ptx, name)
+    kept = [d for d in entry.group(1).split(",") if d.split() and d.split()[-1] not in {p for _, p in extra}]
+    return ptx[: entry.start(1)] + ",".join(kept) + "\n" + ptx[entry.end(1) :]
 
 
 def ptx_entry_names(ptx: str) -> list[str]:

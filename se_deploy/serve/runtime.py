@@ -42,6 +42,28 @@ class InputSpec:
         return f"{self.name}: {self.dtype.name}[{dims}], batch {limit}"
 
 
+def check_batch(spec: InputSpec, batch: Any) -> np.ndarray:
+    """Raise InvalidArgumentError unless ``batch`` fits ``spec`` (type, dtype, rank, sizes, batch range)."""
+    if not isinstance(batch, np.ndarray):
+        raise InvalidArgumentError(f"expected a numpy array for {spec.describe()}, got {type(batch).__name__}")
+    if batch.dtype != spec.dtype:
+        raise InvalidArgumentError(
+            f"input dtype {batch.dtype} does not match the engine's {spec.dtype} ({spec.describe()}); "
+            f"convert with batch.astype(np.{spec.dtype.name})"
+        )
+    if batch.ndim != len(spec.shape):
+        raise InvalidArgumentError(
+            f"expected a rank-{len(spec.shape)} batch ({spec.describe()}), got shape {batch.shape}"
+        )
+    for axis, (want, got) in enumerate(zip(spec.shape, batch.shape, strict=True)):
+        if axis > 0 and want is not None and want != got:
+            raise InvalidArgumentError(f"dimension {axis} must be {want}, got shape {batch.shape} ({spec.describe()})")
+    n = batch.shape[0]
+    if n < spec.min_batch or (spec.max_batch is not None and n > spec.max_batch):
+        raise InvalidArgumentError(f"batch size {n} is outside the engine's range ({spec.describe()}); split the batch")
+    return batch
+
+
 class Engine:
     """A loaded engine: ``engine(batch) -> logits``; ``engine.preprocess(image) -> one input sample``."""
 
@@ -85,28 +107,7 @@ class Engine:
 
         ``allow_nonfinite`` (default: the engine's, set at ``load``) lets NaN/Inf values through.
         """
-        spec = self.input_spec
-        if not isinstance(batch, np.ndarray):
-            raise InvalidArgumentError(f"expected a numpy array for {spec.describe()}, got {type(batch).__name__}")
-        if batch.dtype != spec.dtype:
-            raise InvalidArgumentError(
-                f"input dtype {batch.dtype} does not match the engine's {spec.dtype} ({spec.describe()}); "
-                f"convert with batch.astype(np.{spec.dtype.name})"
-            )
-        if batch.ndim != len(spec.shape):
-            raise InvalidArgumentError(
-                f"expected a rank-{len(spec.shape)} batch ({spec.describe()}), got shape {batch.shape}"
-            )
-        for axis, (want, got) in enumerate(zip(spec.shape, batch.shape, strict=True)):
-            if axis > 0 and want is not None and want != got:
-                raise InvalidArgumentError(
-                    f"dimension {axis} must be {want}, got shape {batch.shape} ({spec.describe()})"
-                )
-        n = batch.shape[0]
-        if n < spec.min_batch or (spec.max_batch is not None and n > spec.max_batch):
-            raise InvalidArgumentError(
-                f"batch size {n} is outside the engine's range ({spec.describe()}); split the batch"
-            )
+        check_batch(self.input_spec, batch)
         allowed = self.allow_nonfinite if allow_nonfinite is None else allow_nonfinite
         if not allowed:
             refuse_nonfinite(batch)

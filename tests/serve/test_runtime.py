@@ -89,6 +89,14 @@ def test_plans_and_missing_files_are_clear_errors(tmp_path: Path) -> None:
         "ab" * 32,
         "2026-11-25T00:00:00+00:00",
     ).write(plan)
+    with pytest.raises(InvalidArgumentError, match="has no preprocessing"):  # never a guessed ImageNet default
+        se_deploy.load(plan)
+    PlanMetadata.read(plan).__class__(
+        **(
+            vars(PlanMetadata.read(plan))
+            | {"preprocessing": {"resize_size": 36, "crop_size": 32, "mean": [0, 0, 0], "std": [1, 1, 1]}}
+        )
+    ).write(plan)
     try:
         import tensorrt  # noqa: F401
     except Exception:

@@ -15,22 +15,16 @@ from se_deploy import model_metadata
 from se_deploy.backends.onnxruntime.engine import (
     ENGINE_FILENAME,
     MODEL_FILENAME,
-    PRECISIONS,
     EngineDescription,
     providers_for,
 )
-from se_deploy.errors import InvalidArgumentError
 from se_deploy.fileio import atomic_write_text, created_dirs, replace_dir, staging_dir
 from se_deploy.models.checkpoint import sha256_of
 from se_deploy.onnx_compare import random_inputs, session
 from se_deploy.output_guard import ENGINE_DIR, check_output
-from se_deploy.precision.calibration import load_calibration_set
-from se_deploy.precision.fp16 import convert_fp16
 from se_deploy.precision.image_input import check_image_input
-from se_deploy.precision.int8 import CALIBRATION_METHODS, QUANT_PRESETS, quantize_int8
+from se_deploy.prepare import Preparation, prepare_model
 from se_deploy.rewrite.job import load_onnx
-from se_deploy.rewrite.matcher import find_se_blocks
-from se_deploy.rewrite.surgery import fuse_se
 
 
 @dataclass(frozen=True)
@@ -60,18 +54,22 @@ class BuildResult:
 Progress = Callable[[str], None]
 
 
+def preparation_of(request: BuildRequest) -> Preparation:
+    return Preparation(
+        precision=request.precision,
+        fuse=request.fuse,
+        residual=request.residual,
+        se_precision=request.se_precision,
+        calib=request.calib,
+        calib_samples=request.calib_samples,
+        calib_method=request.calib_method,
+        quant_target=request.quant_target,
+        quantize_se=request.quantize_se,
+    )
+
+
 def validate(request: BuildRequest) -> None:
-    if request.precision not in PRECISIONS:
-        raise InvalidArgumentError(f"unknown precision {request.precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if request.precision == "int8":
-        if request.calib is None:
-            raise InvalidArgumentError("--precision int8 needs calibration images: pass --calib DIR (an image folder)")
-        if request.calib_method not in CALIBRATION_METHODS:
-            raise InvalidArgumentError(f"--calib-method must be one of {', '.join(CALIBRATION_METHODS)}")
-        if request.quant_target not in QUANT_PRESETS:
-            raise InvalidArgumentError(f"--quant-target must be one of {', '.join(QUANT_PRESETS)}")
-    if request.se_precision not in ("fp16", "fp32"):
-        raise InvalidArgumentError("--se-precision must be fp16 or fp32")
+    preparation_of(request).validate()
 
 
 def build_onnxruntime_engine(request: BuildRequest, progress: Progress = lambda _m: None) -> BuildResult:
@@ -90,67 +88,16 @@ def _build(
     request: BuildRequest, source: onnx.ModelProto, providers: list[str], parent: Path, progress: Progress
 ) -> BuildResult:
     facts = model_metadata.read(source)
-    notes: list[str] = []
-
-    fused = False
-    model = source
-    quantize_unfused = request.precision == "int8" and request.quantize_se
-    if request.fuse and not quantize_unfused:
-        progress("finding and fusing SE blocks")
-        surgery = fuse_se(source, residual=request.residual)  # matches once; its report counts the blocks
-        se_blocks = len(surgery.report.blocks)
-        if se_blocks:
-            model, fused = surgery.model, True
-    else:
-        se_blocks = len(find_se_blocks(source).blocks)
-    if se_blocks == 0:
-        notes.append("the model has no SE blocks: built as it is")
-    elif quantize_unfused:
-        notes.append("--quantize-se: SE blocks left unfused so their ops get Q/DQ like the rest")
-
-    details: dict[str, object] = {}
-    if request.precision == "fp16":
-        progress("converting to FP16")
-        result = convert_fp16(model, se_precision=request.se_precision)
-        model = result.model
-        details = {
-            "keep_io_types": True,
-            "se_precision": request.se_precision,
-            "kept_fp32_ops": result.kept_fp32_ops,
-            "casts": result.casts,
-        }
-    elif request.precision == "int8":
-        assert request.calib is not None
-        preprocessing = model_metadata.preprocessing_of(source)
-        if preprocessing is None:
-            preprocessing = model_metadata.default_preprocessing(source)
-            notes.append(
-                f"no se-deploy preprocessing in the model: calibrating with ImageNet mean/std at {preprocessing.crop_size}px"
-            )
-        progress(f"reading calibration images from {request.calib}")
-        calibration = load_calibration_set(request.calib, preprocessing, samples=request.calib_samples)
-        notes.extend(calibration.notes)
-        progress(f"calibrating ({request.calib_method}, {calibration.samples} images) and quantizing")
-        quantized = quantize_int8(
-            model,
-            calibration,
-            settings=QUANT_PRESETS[request.quant_target],
-            method=request.calib_method,
-            quantize_se=request.quantize_se,
+    prepared = prepare_model(source, preparation_of(request), progress)  # fuse + precision (se_deploy/prepare.py)
+    model, fused, se_blocks, details = prepared.model, prepared.fused, prepared.se_blocks, prepared.precision_details
+    notes = list(prepared.notes)
+    if request.precision == "int8" and request.device != "cpu":
+        notes.append(
+            "INT8 Q/DQ on a GPU execution provider: ONNX Runtime's CUDA EP dequantizes most ops; TensorRT is the INT8 GPU path"
         )
-        model = quantized.model
-        details = quantized.to_dict() | {
-            "calibration_samples": calibration.samples,
-            "calibration_folder": str(request.calib),
-        }
-        if request.device != "cpu":
-            notes.append(
-                "INT8 Q/DQ on a GPU execution provider: ONNX Runtime's CUDA EP dequantizes most ops; TensorRT is the INT8 GPU path"
-            )
 
     progress("checking the engine runs")
     fidelity = _fidelity(source, model)
-    model_metadata.embed(model, {"engine_precision": request.precision, "se_fused": fused})
     import onnxruntime
 
     description = EngineDescription(

@@ -1,7 +1,8 @@
-"""``se-deploy build --backend tensorrt``: precision-converted, SE-fused ONNX -> strongly typed TensorRT plan.
+"""``se-deploy build --backend tensorrt``: source ONNX -> fused -> FP32/FP16/INT8 -> lowered -> strongly typed plan.
 
-The ONNX preparation (fuse, precision, lowering to the plugin nodes) and every decision that does not
-need TensorRT (batch profile, network flags, sidecar) are plain Python and tested; the TensorRT calls
+The ONNX preparation (fuse and precision as for every backend, ``se_deploy/prepare.py``; then lowering
+to the plugin nodes) and every decision that does not need TensorRT (batch profile, network flags, the
+sidecar with preprocessing and number of classes) are plain Python and tested; the TensorRT calls
 (parser, builder config, timing cache, serialization) follow NVIDIA's documented Python API for 10.x and
 11.x and have NOT run here: TensorRT cannot be installed on this project's machines.
 """
@@ -11,9 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import onnx
 
+from se_deploy import model_metadata
 from se_deploy.backends.tensorrt.lowering import lower_for_tensorrt
 from se_deploy.backends.tensorrt.metadata import BatchRange, PlanMetadata, format_parser_errors, network_flags
 from se_deploy.backends.tensorrt.plugin import import_tensorrt, register_plugins
@@ -21,20 +24,36 @@ from se_deploy.errors import ExportError, InvalidArgumentError
 from se_deploy.fileio import atomic_write_bytes
 from se_deploy.models.checkpoint import sha256_of
 from se_deploy.output_guard import PLAN_FILE, check_output
+from se_deploy.prepare import Preparation, PreparedModel, Progress, prepare_model
 from se_deploy.rewrite.job import load_onnx
 
 
 @dataclass(frozen=True)
 class TensorRTBuildRequest:
-    model: Path  # an engine folder's model.onnx or any ONNX (precision already written in)
+    model: Path  # the source ONNX (an export); fused and converted here, as for every backend
     output: Path  # model.plan
-    precision: str = "fp16"
+    preparation: Preparation = field(default_factory=lambda: Preparation(quant_target="tensorrt"))
     batch: BatchRange = field(default_factory=lambda: BatchRange(1, 8, 32))
     plugin: str = "aot"  # aot | jit | none (the fused nodes' ONNX functions are inlined)
     workspace_mib: int = 4096
     optimization_level: int = 3
     timing_cache: Path | None = None
     force: bool = False
+
+
+@dataclass(frozen=True)
+class PreparedPlan:
+    """Everything decided before TensorRT is called: the ONNX it parses and what the sidecar says."""
+
+    model: onnx.ModelProto  # fused, precision written in, lowered to the plugin nodes (or inlined)
+    prepared: PreparedModel
+    lowered: int  # fused nodes lowered to plugin nodes (0 with plugin "none")
+    input_name: str
+    input_shape: tuple[int | None, ...]
+    output_name: str
+    num_classes: int | None
+    preprocessing: dict[str, Any]
+    notes: list[str]
 
 
 def prepare_onnx(model: onnx.ModelProto, plugin: str) -> tuple[onnx.ModelProto, int]:
@@ -54,62 +73,119 @@ def input_shape(model: onnx.ModelProto) -> tuple[str, tuple[int | None, ...]]:
     return first.name, dims
 
 
+def output_classes(model: onnx.ModelProto) -> tuple[str, int | None]:
+    """The first output's name and its last dimension (the number of classes) when it is fixed."""
+    first = model.graph.output[0]
+    dims = first.type.tensor_type.shape.dim
+    return first.name, (dims[-1].dim_value if dims and dims[-1].HasField("dim_value") else None)
+
+
 def validate_request(request: TensorRTBuildRequest) -> None:
     check_output(request.output, PLAN_FILE, force=request.force, inputs=[request.model])
     if request.workspace_mib < 64:
         raise InvalidArgumentError("--workspace must be at least 64 MiB")
     if not 0 <= request.optimization_level <= 5:
         raise InvalidArgumentError("--opt-level must be within 0..5 (TensorRT's builder optimization level)")
+    if request.plugin not in ("aot", "jit", "none"):
+        raise InvalidArgumentError(f"--plugin must be aot, jit or none, got {request.plugin!r}")
+    request.preparation.validate()
 
 
-def build_tensorrt_plan(request: TensorRTBuildRequest) -> PlanMetadata:  # pragma: no cover - needs TensorRT and a GPU
+def prepare_plan(request: TensorRTBuildRequest, progress: Progress = lambda _m: None) -> PreparedPlan:
+    """The same preparation as every backend (``se_deploy/prepare.py``), then TensorRT's lowering. No TensorRT."""
+    source = load_onnx(request.model)
+    prepared = prepare_model(source, request.preparation, progress)
+    model, lowered = prepare_onnx(prepared.model, request.plugin)
+    name, shape = input_shape(model)
+    request.batch.shapes(shape)  # refuses shapes a batch profile cannot describe, before TensorRT is needed
+    output_name, num_classes = output_classes(model)
+    notes = list(prepared.notes)
+    preprocessing = model_metadata.preprocessing_of(source)
+    if preprocessing is None:
+        preprocessing = model_metadata.default_preprocessing(source)
+        notes.append(
+            f"no se-deploy preprocessing in the model: ImageNet mean/std at {preprocessing.crop_size}px assumed"
+        )
+    if num_classes is None:
+        notes.append(f"output {output_name!r} has no fixed last dimension: the number of classes is unknown")
+    return PreparedPlan(model, prepared, lowered, name, shape, output_name, num_classes, preprocessing.to_dict(), notes)
+
+
+def plan_metadata(
+    request: TensorRTBuildRequest,
+    plan: PreparedPlan,
+    *,
+    tensorrt_version: str,
+    gpu_name: str,
+    compute_capability: str,
+    created: str | None = None,
+) -> PlanMetadata:
+    """The plan's sidecar: what it was built from and for, and what serving needs (classes, preprocessing)."""
+    return PlanMetadata(
+        tensorrt_version=tensorrt_version,
+        gpu_name=gpu_name,
+        compute_capability=compute_capability,
+        precision=request.preparation.precision,
+        se_fused=plan.lowered > 0,  # the SE runs as our plugins; "none" inlines the functions back to plain ops
+        plugin=request.plugin,
+        input_name=plan.input_name,
+        batch=request.batch,
+        input_shape=[int(d) for d in plan.input_shape[1:] if d is not None],
+        source_sha256=sha256_of(request.model),
+        created=created or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        notes=plan.notes,
+        preprocessing=plan.preprocessing,
+        output_name=plan.output_name,
+        num_classes=plan.num_classes,
+    )
+
+
+def build_tensorrt_plan(request: TensorRTBuildRequest, progress: Progress = lambda _m: None) -> PlanMetadata:
     validate_request(request)
     trt = import_tensorrt()  # the clear "install the extra" error comes first, before any work
-    source = load_onnx(request.model)
-    prepared, lowered = prepare_onnx(source, request.plugin)
-    name, shape = input_shape(prepared)
-    shapes = request.batch.shapes(shape)
-    if request.plugin != "none":
-        register_plugins()
+    plan = prepare_plan(request, progress)
+    serialized, cache = _build_serialized(trt, request, plan)  # pragma: no cover - needs TensorRT and a GPU
+    atomic_write_bytes(request.output, serialized)
+    if request.timing_cache and cache is not None:
+        atomic_write_bytes(request.timing_cache, cache)
+    import torch
 
+    major, minor = torch.cuda.get_device_capability()
+    meta = plan_metadata(
+        request,
+        plan,
+        tensorrt_version=trt.__version__,
+        gpu_name=torch.cuda.get_device_name(),
+        compute_capability=f"{major}.{minor}",
+    )
+    meta.write(request.output)
+    return meta
+
+
+def _build_serialized(  # pragma: no cover - needs TensorRT and a GPU
+    trt: Any, request: TensorRTBuildRequest, plan: PreparedPlan
+) -> tuple[bytes, bytes | None]:
+    """TensorRT's parser and builder (NVIDIA's documented API for 10.x/11.x; never run here)."""
+    if plan.lowered:
+        register_plugins()
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     flag_names = {n: int(v) for n, v in trt.NetworkDefinitionCreationFlag.__members__.items()}
     network = builder.create_network(network_flags(trt.__version__, flag_names))
     parser = trt.OnnxParser(network, logger)
-    if not parser.parse(prepared.SerializeToString()):
+    if not parser.parse(plan.model.SerializeToString()):
         errors = [parser.get_error(i) for i in range(parser.num_errors)]
         raise ExportError(f"TensorRT's ONNX parser failed: {format_parser_errors(errors)}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, request.workspace_mib << 20)
     config.builder_optimization_level = request.optimization_level
     profile = builder.create_optimization_profile()
-    profile.set_shape(name, *shapes)
+    profile.set_shape(plan.input_name, *request.batch.shapes(plan.input_shape))
     config.add_optimization_profile(profile)
     cache_bytes = request.timing_cache.read_bytes() if request.timing_cache and request.timing_cache.exists() else b""
     cache = config.create_timing_cache(cache_bytes)
     config.set_timing_cache(cache, ignore_mismatch=False)
-    plan = builder.build_serialized_network(network, config)
-    if plan is None:
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
         raise ExportError("TensorRT could not build the engine (see its log above)")
-    atomic_write_bytes(request.output, bytes(plan))
-    if request.timing_cache:
-        atomic_write_bytes(request.timing_cache, bytes(cache.serialize()))
-    import torch
-
-    major, minor = torch.cuda.get_device_capability()
-    meta = PlanMetadata(
-        tensorrt_version=trt.__version__,
-        gpu_name=torch.cuda.get_device_name(),
-        compute_capability=f"{major}.{minor}",
-        precision=request.precision,
-        se_fused=lowered > 0 or request.plugin == "none",
-        plugin=request.plugin,
-        input_name=name,
-        batch=request.batch,
-        input_shape=[int(d) for d in shape[1:] if d is not None],
-        source_sha256=sha256_of(request.model),
-        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    )
-    meta.write(request.output)
-    return meta
+    return bytes(serialized), bytes(cache.serialize()) if request.timing_cache else None

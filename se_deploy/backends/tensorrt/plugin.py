@@ -1,10 +1,10 @@
 """TensorRT plugins for the lowered SE nodes, with ``tensorrt.plugin`` (quickly deployable plugins).
 
-WRITTEN FROM NVIDIA'S DOCUMENTATION ONLY: TensorRT cannot be installed on any machine of this project,
-so none of this module has run. What is tested without TensorRT: the kernels' PTX for each target and
-their launch grids (``se_deploy/kernels/aot.py``), the lowering and its ONNX attributes
-(``lowering.py``). Known risk to check on a GPU: Triton >= 3.3 appends two scratch-pointer parameters to
-every kernel, which TensorRT's AOT launcher does not pass.
+TensorRT's libraries cannot be installed on any machine of this project, so no TensorRT builder or
+runtime has called this code. What is tested without them: every registration below passes NVIDIA's
+own ``tensorrt.plugin`` validation (``tests/backends/tensorrt/test_contract.py``, against the pinned
+bindings wheel), the kernels' PTX for each target and its exact parameter list (``kernels/aot.py``),
+and the lowering and its ONNX attributes (``lowering.py``).
 
 Plugins (namespace ``se_deploy``), one kernel each:
     SESqueeze(X) -> S (N, C) fp32      SEExcite(S, W1, B1, W2, B2) -> G (N, C) fp32
@@ -13,7 +13,9 @@ Plugins (namespace ``se_deploy``), one kernel each:
 ``impl`` is the JIT fallback for TensorRT before 10.9 (Python at run time).
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: NVIDIA's ``tensorrt.plugin`` validates the decorated
+# functions' annotations as classes (``issubclass``) when they are registered; string annotations fail.
+# tests/backends/tensorrt/test_contract.py runs these registrations through NVIDIA's code.
 
 from typing import Any
 
@@ -38,7 +40,15 @@ def import_tensorrt() -> Any:
     return trt
 
 
-def register_plugins() -> None:  # pragma: no cover - needs TensorRT
+def cuda_target() -> str:  # pragma: no cover - needs a GPU
+    """The PTX target of the GPU the engine is being built on, e.g. ``sm_90``."""
+    import torch
+
+    major, minor = torch.cuda.get_device_capability()
+    return f"sm_{major}{minor}"
+
+
+def register_plugins() -> None:
     """Register the four plugins once per process (import-guarded)."""
     global _REGISTERED
     if _REGISTERED:
@@ -56,8 +66,11 @@ def register_plugins() -> None:  # pragma: no cover - needs TensorRT
     from se_deploy.kernels.ops import excitation
 
     dtype_name = {trt.float32: "float32", trt.float16: "float16"}
+    # What an aot_impl returns (NVIDIA's _validate_aot_impl requires this annotation): kernel name, PTX,
+    # launch parameters, and the int32 scalars passed between the input and the output pointers.
+    AOTLaunch = tuple[str, str, trtp.KernelLaunchParams, trtp.SymIntExprs]
 
-    def fp32_nc(x: Any) -> Any:
+    def fp32_nc(x: trtp.TensorDesc) -> trtp.TensorDesc:
         return trtp.from_shape_expr((x.shape_expr[0], x.shape_expr[1]), dtype=trt.float32)
 
     @trtp.register("se_deploy::SESqueeze")
@@ -118,9 +131,7 @@ def register_plugins() -> None:  # pragma: no cover - needs TensorRT
     ) -> list[trtp.AutoTuneCombination]:
         return [trtp.AutoTuneCombination("FP32|FP16, FP32, FP32|FP16, FP32|FP16", "LINEAR")]
 
-    def launch(
-        stage: str, compiled: kernels.CompiledKernel, grid: tuple[Any, Any, Any], extra: list[Any]
-    ) -> tuple[str, str, Any, Any]:
+    def launch(compiled: kernels.CompiledKernel, grid: tuple[Any, Any, Any], extra: list[Any]) -> AOTLaunch:
         params = trtp.KernelLaunchParams()
         params.grid_x, params.grid_y, params.grid_z = grid
         params.block_x = compiled.block_x
@@ -130,37 +141,35 @@ def register_plugins() -> None:  # pragma: no cover - needs TensorRT
             args[i] = trtp.SymInt32(value)
         return compiled.name, compiled.ptx, params, args
 
-    def target() -> str:
-        major, minor = torch.cuda.get_device_capability()
-        return f"sm_{major}{minor}"
+    def hw(x: trtp.TensorDesc) -> Any:
+        return x.shape_expr[2] * x.shape_expr[3]
 
     @trtp.aot_impl("se_deploy::SESqueeze")
-    def _squeeze_aot(x: trtp.TensorDesc, outputs: tuple[trtp.TensorDesc], tactic: int):  # type: ignore[no-untyped-def]
+    def _squeeze_aot(x: trtp.TensorDesc, outputs: tuple[trtp.TensorDesc], tactic: int) -> AOTLaunch:
         n, c = x.shape_expr[0], x.shape_expr[1]
-        hw = x.shape_expr[2] * x.shape_expr[3]
-        compiled = kernels.compile_stage("squeeze", dtype_name[x.dtype], target())
-        return launch("squeeze", compiled, (n, trtp.cdiv(c, kernels.SQUEEZE_BLOCKS["BLOCK_C"]), 1), [c, hw])
+        compiled = kernels.compile_stage("squeeze", dtype_name[x.dtype], cuda_target())
+        return launch(compiled, (n, trtp.cdiv(c, kernels.SQUEEZE_BLOCKS["BLOCK_C"]), 1), [c, hw(x)])
 
     @trtp.aot_impl("se_deploy::SEExcite")
     def _excite_aot(
-        s,
-        w1,
-        b1,
-        w2,
-        b2,
+        s: trtp.TensorDesc,
+        w1: trtp.TensorDesc,
+        b1: trtp.TensorDesc,
+        w2: trtp.TensorDesc,
+        b2: trtp.TensorDesc,
         activation: str,
         activation_alpha: float,
         gate: str,
-        gate_alpha: float,  # type: ignore[no-untyped-def]
+        gate_alpha: float,
         gate_beta: float,
         outputs: tuple[trtp.TensorDesc],
         tactic: int,
-    ):
+    ) -> AOTLaunch:
         reduced = w1.shape_expr[0]
         compiled = kernels.compile_stage(
             "excite",
             dtype_name[w1.dtype],
-            target(),
+            cuda_target(),
             reduced=int(reduced.constant_value()) if reduced.is_constant else 1024,
             activation=activation,
             gate=gate,
@@ -168,57 +177,56 @@ def register_plugins() -> None:  # pragma: no cover - needs TensorRT
             gate_alpha=gate_alpha,
             gate_beta=gate_beta,
         )
-        return launch("excite", compiled, (s.shape_expr[0], 1, 1), [s.shape_expr[1], reduced])
+        return launch(compiled, (s.shape_expr[0], 1, 1), [s.shape_expr[1], reduced])
 
-    def _scale_grid(x: Any) -> tuple[Any, Any, Any]:
-        hw = x.shape_expr[2] * x.shape_expr[3]
+    def _scale_grid(x: trtp.TensorDesc) -> tuple[Any, Any, Any]:
         return (
             x.shape_expr[0],
             trtp.cdiv(x.shape_expr[1], kernels.SCALE_BLOCKS["BLOCK_C"]),
-            trtp.cdiv(hw, kernels.SCALE_BLOCKS["BLOCK_HW"]),
+            trtp.cdiv(hw(x), kernels.SCALE_BLOCKS["BLOCK_HW"]),
         )
 
     @trtp.aot_impl("se_deploy::SEScale")
-    def _scale_aot(x, g, outputs: tuple[trtp.TensorDesc], tactic: int):  # type: ignore[no-untyped-def]
-        compiled = kernels.compile_stage("scale", dtype_name[x.dtype], target())
-        return launch("scale", compiled, _scale_grid(x), [x.shape_expr[1], x.shape_expr[2] * x.shape_expr[3]])
+    def _scale_aot(x: trtp.TensorDesc, g: trtp.TensorDesc, outputs: tuple[trtp.TensorDesc], tactic: int) -> AOTLaunch:
+        compiled = kernels.compile_stage("scale", dtype_name[x.dtype], cuda_target())
+        return launch(compiled, _scale_grid(x), [x.shape_expr[1], hw(x)])
 
     @trtp.aot_impl("se_deploy::SEScaleResidual")
     def _scale_residual_aot(
-        x,
-        g,
-        r,
+        x: trtp.TensorDesc,
+        g: trtp.TensorDesc,
+        r: trtp.TensorDesc,
         residual_relu: int,
         outputs: tuple[trtp.TensorDesc],
         tactic: int,
-    ):
+    ) -> AOTLaunch:
         compiled = kernels.compile_stage(
-            "scale_residual", dtype_name[x.dtype], target(), residual_relu=bool(residual_relu)
+            "scale_residual", dtype_name[x.dtype], cuda_target(), residual_relu=bool(residual_relu)
         )
-        return launch("scale_residual", compiled, _scale_grid(x), [x.shape_expr[1], x.shape_expr[2] * x.shape_expr[3]])
+        return launch(compiled, _scale_grid(x), [x.shape_expr[1], hw(x)])
 
     # JIT fallbacks (TensorRT 10.6-10.8, or aot=0): Python at run time, through the same kernels.
-    def as_torch(tensor: Any) -> torch.Tensor:
+    def as_torch(tensor: trtp.Tensor) -> torch.Tensor:
         return torch.as_tensor(tensor, device="cuda")
 
     @trtp.impl("se_deploy::SESqueeze")
-    def _squeeze_jit(x, outputs, stream: int) -> None:  # type: ignore[no-untyped-def]
+    def _squeeze_jit(x: trtp.Tensor, outputs: tuple[trtp.Tensor], stream: int) -> None:
         with torch.cuda.stream(torch.cuda.ExternalStream(stream)):
             as_torch(outputs[0]).copy_(as_torch(x).float().mean(dim=(2, 3)))
 
     @trtp.impl("se_deploy::SEExcite")
     def _excite_jit(
-        s,
-        w1,
-        b1,
-        w2,
-        b2,
+        s: trtp.Tensor,
+        w1: trtp.Tensor,
+        b1: trtp.Tensor,
+        w2: trtp.Tensor,
+        b2: trtp.Tensor,
         activation: str,
         activation_alpha: float,
         gate: str,
-        gate_alpha: float,  # type: ignore[no-untyped-def]
+        gate_alpha: float,
         gate_beta: float,
-        outputs,
+        outputs: tuple[trtp.Tensor],
         stream: int,
     ) -> None:
         with torch.cuda.stream(torch.cuda.ExternalStream(stream)):
@@ -234,13 +242,15 @@ def register_plugins() -> None:  # pragma: no cover - needs TensorRT
             as_torch(outputs[0]).copy_(gates)
 
     @trtp.impl("se_deploy::SEScale")
-    def _scale_jit(x, g, outputs, stream: int) -> None:  # type: ignore[no-untyped-def]
+    def _scale_jit(x: trtp.Tensor, g: trtp.Tensor, outputs: tuple[trtp.Tensor], stream: int) -> None:
         with torch.cuda.stream(torch.cuda.ExternalStream(stream)):
             x_t = as_torch(x)
             as_torch(outputs[0]).copy_((x_t.float() * as_torch(g)[:, :, None, None]).to(x_t.dtype))
 
     @trtp.impl("se_deploy::SEScaleResidual")
-    def _scale_residual_jit(x, g, r, residual_relu: int, outputs, stream: int) -> None:  # type: ignore[no-untyped-def]
+    def _scale_residual_jit(
+        x: trtp.Tensor, g: trtp.Tensor, r: trtp.Tensor, residual_relu: int, outputs: tuple[trtp.Tensor], stream: int
+    ) -> None:
         with torch.cuda.stream(torch.cuda.ExternalStream(stream)):
             x_t = as_torch(x)
             y = x_t.float() * as_torch(g)[:, :, None, None] + as_torch(r).float()

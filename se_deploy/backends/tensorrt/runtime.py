@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from se_deploy.backends.tensorrt.context_shape import ContextShape
 from se_deploy.backends.tensorrt.metadata import PlanMetadata, check_compatible
 from se_deploy.backends.tensorrt.plugin import import_tensorrt, register_plugins
 from se_deploy.errors import InvalidArgumentError
@@ -60,14 +61,16 @@ class TensorRTRunner:  # pragma: no cover - needs TensorRT and a GPU
         self.cuda_graph = cuda_graph
         self._graphs: dict[int, Any] = {}
         self._buffers: dict[int, dict[str, Any]] = {}
+        self._context_shape = ContextShape()
         self.last_timing = Timing()
 
     def _prepare(self, batch_size: int) -> dict[str, Any]:
+        shape = (batch_size, *self.meta.input_shape)
+        if self._context_shape.must_set(shape):  # every change of batch size, not only the first time
+            self.context.set_input_shape(self.inputs[0], shape)
         if batch_size in self._buffers:
             return self._buffers[batch_size]
         torch = self._torch
-        shape = (batch_size, *self.meta.input_shape)
-        self.context.set_input_shape(self.inputs[0], shape)
         buffers = {self.inputs[0]: torch.empty(shape, dtype=self._dtypes[self.inputs[0]], device="cuda")}
         for name in self.outputs:
             buffers[name] = torch.empty(
