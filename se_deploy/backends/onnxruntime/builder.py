@@ -132,6 +132,7 @@ def build_onnxruntime_engine(request: BuildRequest, progress: Progress = lambda 
         details = quantized.to_dict() | {
             "calibration_samples": calibration.samples,
             "calibration_folder": str(request.calib),
+            "calibration_selection": calibration.selection(),
         }
         if request.device != "cpu":
             notes.append(
