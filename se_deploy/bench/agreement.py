@@ -40,7 +40,9 @@ class PairedComparison:
     def top1_drop(self) -> float:
         return (self.lost - self.gained) / self.images
 
-    def failures(self, *, max_disagreement: float = MAX_DISAGREEMENT, max_top1_drop: float = MAX_TOP1_DROP) -> list[str]:
+    def failures(
+        self, *, max_disagreement: float = MAX_DISAGREEMENT, max_top1_drop: float = MAX_TOP1_DROP
+    ) -> list[str]:
         """Why the candidate is not acceptable (empty when it is)."""
         out = []
         if self.disagreement_upper > max_disagreement:
@@ -65,7 +67,9 @@ def compare_predictions(
     """Paired comparison of two models' top-1 predictions on the same labeled images."""
     labels, reference, candidate = (np.asarray(a).reshape(-1) for a in (labels, reference, candidate))
     if not labels.size or not labels.shape == reference.shape == candidate.shape:
-        raise ValueError(f"need equal, non-empty label/prediction arrays, got {labels.shape, reference.shape, candidate.shape}")
+        raise ValueError(
+            f"need equal, non-empty label/prediction arrays, got {labels.shape, reference.shape, candidate.shape}"
+        )
     n = labels.size
     right_ref, right_cand = reference == labels, candidate == labels
     disagreements = int((reference != candidate).sum())
@@ -120,6 +124,9 @@ def _binomial_cdf(k: int, n: int, p: float) -> float:
     if p >= 1.0:
         return 0.0 if k < n else 1.0
     log_p, log_q = math.log(p), math.log1p(-p)
-    terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q for i in range(k + 1)]
+    terms = [
+        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q
+        for i in range(k + 1)
+    ]
     top = max(terms)
     return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))

@@ -195,7 +195,9 @@ def drop_output_qdq(model: onnx.ModelProto) -> tuple[str, ...]:
         index = list(graph.node).index(q)
         graph.node.remove(q)
         graph.node.remove(dq)
-        graph.node.insert(index, onnx.helper.make_node("Identity", [q.input[0]], [dq.output[0]], name=f"{dq.output[0]}_float"))
+        graph.node.insert(
+            index, onnx.helper.make_node("Identity", [q.input[0]], [dq.output[0]], name=f"{dq.output[0]}_float")
+        )
         kept.append(dq.output[0])
     used = {name for node in graph.node for name in node.input}
     for initializer in list(graph.initializer):
