@@ -515,6 +515,7 @@ def bench_command(
     from se_deploy.bench.job import BenchRequest, run_bench
     from se_deploy.bench.peers import parse_peers
     from se_deploy.bench.report import markdown, write_json, write_plots
+    from se_deploy.bench.stats import RATIO_DEFINITION
     from se_deploy.fileio import atomic_write_text, ensure_writable_dir
 
     request = BenchRequest(
@@ -544,7 +545,8 @@ def bench_command(
     atomic_write_text(out_dir / "report.md", markdown(report))
     plots = write_plots(report, out_dir)
     table = Table(
-        title=f"SE overhead of {report['models']['name']} (median of per-round ratios; 1.10 = 10% slower than the twin)"
+        title=f"SE overhead of {report['models']['name']} (1.10 = 10% slower than the twin)",
+        caption=RATIO_DEFINITION,
     )
     for column in (
         "backend",
@@ -553,15 +555,10 @@ def bench_command(
         "stock vs twin",
         "fused vs twin",
         "fused speed-up",
-        "twin p50 ms",
+        "twin ms",
         "noisy",
     ):
         table.add_column(column, justify="left" if column in {"backend", "precision"} else "right")
-    twin_p50 = {
-        (r["backend"], r["precision"], r["batch"]): r["latency_ms"]["p50"]
-        for r in report["results"]
-        if r["variant"] == "twin"
-    }
     for row in report["overhead"]:
         speedup = row["fused_speedup_vs_stock"]
         table.add_row(
@@ -571,7 +568,7 @@ def bench_command(
             f"{row['stock_vs_twin']:.3f}" if row["stock_vs_twin"] else "-",
             f"{row['fused_vs_twin']:.3f}" if row["fused_vs_twin"] else "-",
             f"{speedup:.3f}x" if speedup else "-",
-            f"{twin_p50.get((row['backend'], row['precision'], row['batch']), float('nan')):.2f}",
+            f"{row['round_ms']['twin']:.2f}",
             "yes" if row["noisy"] else "",
         )
     out.print(table)
