@@ -20,6 +20,7 @@ from rich.table import Table
 
 from se_deploy import __version__
 from se_deploy.errors import SeDeployError
+from se_deploy.progress import terminal_progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Piped output is not wrapped at rich's 80-column fallback: model names must stay whole.
@@ -69,7 +70,8 @@ def list_models_command(as_json: bool, include_tiny: bool, family: str | None) -
     """List the zoo: params, GMACs, non-SE twin and the paper's figures."""
     from se_deploy.models.catalog import catalog
 
-    rows = catalog(include_tiny=include_tiny, family=family)
+    with terminal_progress(err, quiet=as_json) as progress:
+        rows = catalog(include_tiny=include_tiny, family=family, progress=progress)
     if as_json:
         click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
@@ -171,8 +173,8 @@ def export_command(
         num_classes=num_classes,
         se_reduction=se_reduction,
     )
-    with err.status("starting export") as status:
-        result = run_export(request, progress=lambda message: status.update(message))
+    with terminal_progress(err, quiet=as_json) as progress:
+        result = run_export(request, progress=progress)
     for note in result.notes:
         err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     if as_json:
@@ -366,8 +368,8 @@ def build_command(
         quantize_se=quantize_se,
         force=force,
     )
-    with err.status("building") as status:
-        result = build_onnxruntime_engine(request, progress=lambda message: status.update(message))
+    with terminal_progress(err, quiet=as_json) as progress:
+        result = build_onnxruntime_engine(request, progress=progress)
     for note in result.description.notes:
         err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     if as_json:
@@ -537,8 +539,8 @@ def bench_command(
         profile=profile,
     )
     ensure_writable_dir(out_dir)
-    with err.status("preparing") as status:
-        report = run_bench(request, progress=lambda message: status.update(message)).to_dict()
+    with terminal_progress(err) as progress:
+        report = run_bench(request, progress=progress).to_dict()
     write_json(report, out_dir / "report.json")
     if json_path:
         write_json(report, json_path)
