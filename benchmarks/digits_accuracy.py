@@ -44,6 +44,61 @@ def top1(engine: Path, inputs: np.ndarray) -> np.ndarray:
     return np.concatenate([runner.infer(inputs[i : i + 512]).argmax(1) for i in range(0, len(inputs), 512)])
 
 
+def criterion_checks(work: Path, images: np.ndarray, labels: np.ndarray) -> list[dict[str, object]]:
+    """The paired criterion on the old build and on deliberately broken calibrations (what it must catch)."""
+    import dataclasses
+    import tempfile
+
+    import onnx
+
+    from se_deploy.precision.calibration import load_calibration_set
+    from se_deploy.precision.int8 import QUANT_PRESETS, quantize_int8
+    from se_deploy.rewrite.surgery import fuse_se
+
+    out = []
+    for name in MODELS:
+        source = work / "repo" / name / "1" / "model.onnx"
+        fp32 = load_onnx(source)
+        fused = fuse_se(fp32).model
+        preprocessing = model_metadata.preprocessing_of(fp32)
+        assert preprocessing is not None
+        inputs = np.stack([preprocess_image(image, preprocessing) for image in images])
+        reference = top1(source, inputs)
+        calibration = list(load_calibration_set(work / "train", preprocessing, samples=256))
+        unnormalized = dataclasses.replace(preprocessing, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+        preset = QUANT_PRESETS["onnxruntime"]
+        cases = {
+            "old build: 8-bit weights, quantized logits": (
+                calibration,
+                dataclasses.replace(preset, reduce_range=False),
+                False,
+            ),
+            "broken: calibrated on 1 image": (
+                list(load_calibration_set(work / "train", preprocessing, samples=1)),
+                preset,
+                True,
+            ),
+            "broken: calibrated without mean/std": (
+                list(load_calibration_set(work / "train", unnormalized, samples=256)),
+                preset,
+                True,
+            ),
+            "broken: ranges clipped to half": ([batch * 0.5 for batch in calibration], preset, True),
+        }
+        for case, (batches, settings, float_outputs) in cases.items():
+            model = quantize_int8(fused, batches, settings=settings, float_outputs=float_outputs).model
+            with tempfile.TemporaryDirectory() as scratch:
+                path = Path(scratch) / "int8.onnx"
+                onnx.save(model, str(path))
+                paired = compare_predictions(labels, reference, top1(path, inputs))
+            out.append({"model": name, "case": case} | paired.to_dict() | {"failures": paired.failures()})
+            print(
+                f"{name} | {case} | {paired.disagreements} | {paired.disagreement_upper:.2%} | "
+                f"{paired.top1_drop_upper:.2%} | {'FAILS' if paired.failures() else 'passes'}"
+            )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/digits-accuracy"))
@@ -89,6 +144,8 @@ def main() -> None:
     import onnxruntime
     import torch
 
+    checks = criterion_checks(work, images, labels)
+
     payload = {
         "date": dt.date.today().isoformat(),
         "command": "python benchmarks/digits_accuracy.py",
@@ -100,6 +157,7 @@ def main() -> None:
         },
         "versions": {"onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__, "torch": torch.__version__},
         "rows": rows,
+        "criterion_checks": checks,
     }
     args.out.write_text(json.dumps(payload, indent=1) + "\n")
     print(
