@@ -52,11 +52,12 @@ def terminal_progress(console: Console, *, quiet: bool = False) -> Iterator[Prog
         TimeElapsedColumn(),
     )
     with _progress_bar(console, columns) as bar:
-        task = bar.add_task("starting", total=None)
+        task = bar.add_task("starting", total=None, count="")
 
         def update(message: str) -> None:
             done, total = getattr(message, "done", None), getattr(message, "total", None)
-            bar.update(task, description=str(message), completed=done or 0, total=total)
+            count = f"{done or 0}/{total}" if total else ""
+            bar.update(task, description=str(message), completed=done or 0, total=total, count=count)
 
         yield update
 
