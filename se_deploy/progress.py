@@ -42,13 +42,13 @@ def terminal_progress(console: Console, *, quiet: bool = False) -> Iterator[Prog
     if not console.is_terminal:
         yield _plain_lines(console)
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TextColumn("{task.fields[count]}"),  # "3/10" for countable steps, nothing otherwise
         TimeElapsedColumn(),
     )
     with _progress_bar(console, columns) as bar:
