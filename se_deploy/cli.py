@@ -21,6 +21,7 @@ from rich.table import Table
 from se_deploy import __version__
 from se_deploy.entry import INTERRUPTED
 from se_deploy.errors import SeDeployError
+from se_deploy.progress import terminal_progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Piped output is not wrapped at rich's 80-column fallback: model names must stay whole.
@@ -73,7 +74,8 @@ def list_models_command(as_json: bool, include_tiny: bool, family: str | None) -
     """List the zoo: params, GMACs, non-SE twin and the paper's figures."""
     from se_deploy.models.catalog import catalog
 
-    rows = catalog(include_tiny=include_tiny, family=family)
+    with terminal_progress(err, quiet=as_json) as progress:
+        rows = catalog(include_tiny=include_tiny, family=family, progress=progress)
     if as_json:
         click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
@@ -181,8 +183,8 @@ def export_command(
         num_classes=num_classes,
         se_reduction=se_reduction,
     )
-    with err.status("starting export") as status:
-        result = run_export(request, progress=lambda message: status.update(message))
+    with terminal_progress(err, quiet=as_json) as progress:
+        result = run_export(request, progress=progress)
     for note in result.notes:
         err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     if as_json:
@@ -414,8 +416,8 @@ def build_command(
         quantize_se=quantize_se,
         force=force,
     )
-    with err.status("building") as status:
-        result = build_onnxruntime_engine(request, progress=lambda message: status.update(message))
+    with terminal_progress(err, quiet=as_json) as progress:
+        result = build_onnxruntime_engine(request, progress=progress)
     for note in result.description.notes:
         err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     if as_json:
@@ -578,6 +580,7 @@ def bench_command(
     from se_deploy.bench.output import check_report_folder, write_report_folder
     from se_deploy.bench.peers import parse_peers
     from se_deploy.bench.report import write_json
+    from se_deploy.bench.stats import RATIO_DEFINITION
     from se_deploy.output_guard import BENCH_JSON_FILE, check_output
 
     out_dir, json_path, as_json = _bench_outputs(out_dir, old_out_dir, json_option)
@@ -603,8 +606,8 @@ def bench_command(
         threads=threads,
         profile=profile,
     )
-    with err.status("preparing") as status:
-        report = run_bench(request, progress=lambda message: status.update(message)).to_dict()
+    with terminal_progress(err, quiet=as_json) as progress:
+        report = run_bench(request, progress=progress).to_dict()
     written = write_report_folder(report, out_dir)
     if json_path:
         write_json(report, json_path)
@@ -613,7 +616,8 @@ def bench_command(
         click.echo(json.dumps(report, indent=2))
         return
     table = Table(
-        title=f"SE overhead of {report['models']['name']} (median of per-round ratios; 1.10 = 10% slower than the twin)"
+        title=f"SE overhead of {report['models']['name']} (1.10 = 10% slower than the twin)",
+        caption=RATIO_DEFINITION,
     )
     for column in (
         "backend",
@@ -622,15 +626,10 @@ def bench_command(
         "stock vs twin",
         "fused vs twin",
         "fused speed-up",
-        "twin p50 ms",
+        "twin ms",
         "noisy",
     ):
         table.add_column(column, justify="left" if column in {"backend", "precision"} else "right")
-    twin_p50 = {
-        (r["backend"], r["precision"], r["batch"]): r["latency_ms"]["p50"]
-        for r in report["results"]
-        if r["variant"] == "twin"
-    }
     for row in report["overhead"]:
         speedup = row["fused_speedup_vs_stock"]
         table.add_row(
@@ -640,7 +639,7 @@ def bench_command(
             f"{row['stock_vs_twin']:.3f}" if row["stock_vs_twin"] else "-",
             f"{row['fused_vs_twin']:.3f}" if row["fused_vs_twin"] else "-",
             f"{speedup:.3f}x" if speedup else "-",
-            f"{twin_p50.get((row['backend'], row['precision'], row['batch']), float('nan')):.2f}",
+            f"{row['round_ms']['twin']:.2f}",
             "yes" if row["noisy"] else "",
         )
     out.print(table)

@@ -37,6 +37,7 @@ from se_deploy.model_metadata import embed_file
 from se_deploy.models.checkpoint import WeightsInfo, load_pretrained, sha256_of
 from se_deploy.models.registry import ModelSpec, get_spec
 from se_deploy.output_guard import REPOSITORY_ENTRY, check_output
+from se_deploy.progress import Step
 from se_deploy.repository import ModelPaths, TensorSpec, parse_triton_config, triton_config
 
 METADATA_SCHEMA = "se-deploy/model-metadata/1"
@@ -117,7 +118,9 @@ def run_export(request: ExportRequest, progress: Progress = lambda _message: Non
 
 
 def _export(request: ExportRequest, spec: ModelSpec, image_size: int, output: Path, progress: Progress) -> ExportResult:
-    progress(f"building {spec.name}" + (f" with weights {request.weights}" if request.weights else ""))
+    names = [spec.name] + ([spec.twin] if request.with_twin else [])
+    steps = 2 + 2 * len(names)  # build, (export, verify) per model, move into place
+    progress(Step(f"building {spec.name}" + (f" with weights {request.weights}" if request.weights else ""), 0, steps))
     model, weights = build_model(
         spec,
         request.weights,
@@ -132,9 +135,11 @@ def _export(request: ExportRequest, spec: ModelSpec, image_size: int, output: Pa
 
     exported: list[ExportedModel] = []
     with staging_dir(output) as staging:
-        for model_spec, module, role in models:
+        for index, (model_spec, module, role) in enumerate(models):
             staged = ModelPaths(staging, model_spec.name)
-            progress(f"exporting {model_spec.name} to ONNX ({request.exporter}, opset {request.opset})")
+            progress(
+                Step(f"exporting {model_spec.name} to ONNX ({request.exporter}, opset {request.opset})", 1 + 2 * index, steps)
+            )
             export_onnx(
                 module,
                 staged.model,
@@ -144,7 +149,7 @@ def _export(request: ExportRequest, spec: ModelSpec, image_size: int, output: Pa
                 exporter=request.exporter,  # type: ignore[arg-type]
             )
             embed_file(staged.model, _embedded_facts(model_spec, module, image_size, weights, role, spec))
-            progress(f"checking and verifying {model_spec.name} with ONNX Runtime")
+            progress(Step(f"checking and verifying {model_spec.name} with ONNX Runtime", 2 + 2 * index, steps))
             check_onnx(staged.model)
             batches = (request.batch,) if request.batch else VERIFY_BATCHES_DYNAMIC
             verification = verify_onnx(
@@ -164,7 +169,7 @@ def _export(request: ExportRequest, spec: ModelSpec, image_size: int, output: Pa
             exported.append(
                 ExportedModel(model_spec.name, role, ModelPaths(output, model_spec.name), verification, metadata)
             )
-        progress("moving the verified models into the repository")
+        progress(Step("moving the verified models into the repository", steps - 1, steps))
         for item in exported:
             replace_dir(ModelPaths(staging, item.name).directory, item.paths.directory, staging)
     notes = weights.notes if weights else ()

@@ -121,6 +121,7 @@ def prepare_model(
         details = quantized.to_dict() | {
             "calibration_samples": calibration.samples,
             "calibration_folder": str(preparation.calib),
+            "calibration_selection": calibration.selection(),
         }
     if model is source:
         model = onnx.ModelProto()

@@ -84,7 +84,7 @@ def evaluate(
         known = np.array([label is not None for label in labels])
         if known.any():
             targets = np.array([label for label in labels if label is not None])
-            top5 = np.argsort(-logits[known], axis=1)[:, :5]
+            top5 = np.argsort(-logits[known], axis=1, kind="stable")[:, :5]  # ties: lowest index, as argmax
             correct1 += int((top5[:, 0] == targets).sum())
             correct5 += int((top5 == targets[:, None]).any(axis=1).sum())
             labeled += int(known.sum())

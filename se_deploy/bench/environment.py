@@ -19,6 +19,20 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+INT8_ISA = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def cpu_isa() -> list[str]:
+    """The x86 extensions that decide which int8 kernels ONNX Runtime runs (VNNI/AMX: int32 sums)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return [flag for flag in INT8_ISA if flag in line.split(":", 1)[1].split()]
+    except OSError:
+        pass
+    return []
+
+
 def environment(threads: int) -> dict[str, Any]:
     import numpy
     import onnx
@@ -33,6 +47,7 @@ def environment(threads: int) -> dict[str, Any]:
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpu": cpu_model(),
+        "cpu_isa": cpu_isa(),
         "cores": os.cpu_count(),
         "threads": threads,
         "gpu": gpu,

@@ -22,7 +22,7 @@ from se_deploy.bench.accuracy import evaluate
 from se_deploy.bench.environment import environment
 from se_deploy.bench.latency import Measurement, measure_interleaved
 from se_deploy.bench.peers import TorchRunner
-from se_deploy.bench.stats import ratio_summary, summarize_latency, throughput_ips
+from se_deploy.bench.stats import geometric_mean, ratio_summary, summarize_latency, throughput_ips
 from se_deploy.bench.variants import BASELINE, FUSED, STOCK, TWIN, BenchModels, prepare_models
 from se_deploy.errors import InvalidArgumentError
 
@@ -302,6 +302,7 @@ def _result_rows(measurements: dict[tuple[tuple[str, ...], int], Measurement]) -
                 "latency_ms": {k: round(v, 3) for k, v in latency.to_dict().items()},
                 "throughput_ips": round(throughput_ips(batch, latency.p50), 2),
                 "samples": latency.samples,
+                "round_medians_ms": [round(v, 4) for v in measurement.round_medians_ms],
             }
         )
     return rows
@@ -328,9 +329,10 @@ def _overhead_rows(
             stock_ratio = ratio_summary(stock, twin) if stock else None
             fused_ratio = ratio_summary(fused, twin) if fused else None
             speedup = ratio_summary(stock, fused) if stock and fused else None
-            row["stock_vs_twin"] = round(stock_ratio.median, 4) if stock_ratio else None
-            row["fused_vs_twin"] = round(fused_ratio.median, 4) if fused_ratio else None
-            row["fused_speedup_vs_stock"] = round(speedup.median, 4) if speedup else None
+            row["stock_vs_twin"] = round(stock_ratio.center, 4) if stock_ratio else None
+            row["fused_vs_twin"] = round(fused_ratio.center, 4) if fused_ratio else None
+            row["fused_speedup_vs_stock"] = round(speedup.center, 4) if speedup else None
+            row["round_ms"] = {name: round(geometric_mean(r), 4) for name, r in (("stock", stock), ("fused", fused), ("twin", twin)) if r}
             row["detail"] = {
                 "stock_vs_twin": stock_ratio.to_dict() if stock_ratio else None,
                 "fused_vs_twin": fused_ratio.to_dict() if fused_ratio else None,

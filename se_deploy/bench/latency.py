@@ -10,6 +10,8 @@ from typing import Protocol
 
 import numpy as np
 
+from se_deploy.progress import Step
+
 
 class Runner(Protocol):
     def infer(self, batch: np.ndarray) -> np.ndarray: ...
@@ -46,7 +48,7 @@ def measure_interleaved(
                 runners[key].infer(data)
             results[key, batch] = Measurement(key, batch)
         for round_index in range(rounds):
-            progress(f"batch {batch}: round {round_index + 1}/{rounds}")
+            progress(Step(f"batch {batch}: round {round_index + 1}/{rounds}", round_index, rounds))
             shift = round_index % len(keys)
             for key in keys[shift:] + keys[:shift]:
                 times = []

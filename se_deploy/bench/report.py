@@ -6,18 +6,23 @@ JSON schema ``se-deploy/bench/1``::
       "schema": "se-deploy/bench/1",
       "request": {...}, "environment": {date, cpu, cores, threads, gpu, os, python, versions{...}},
       "models": {name, se_blocks, image_size, baseline},
-      "results":  [{variant, backend, precision, batch, latency_ms: {p50, p90, p99, mean}, throughput_ips, samples}],
+      "results":  [{variant, backend, precision, batch, latency_ms: {p50, p90, p99, mean}, throughput_ips, samples,
+                    round_medians_ms: [per round]}],
       "overhead": [{backend, precision, batch, stock_vs_twin, fused_vs_twin, fused_speedup_vs_stock,
-                    noisy, detail: {<ratio>: {median, iqr_low, iqr_high, rounds, noisy}}}],
+                    round_ms: {stock, fused, twin}, noisy,
+                    detail: {<ratio>: {geomean, median, iqr_low, iqr_high, rounds, noisy}}}],
       "fidelity": [{backend, variant, precision, batch, reference, top1_agreement, max_abs_error}],
       "accuracy": [{backend, variant, precision, images, top1, top5, note}],
       "profile":  [{variant, precision, category, ms, share}],
       "notes": [str]
     }
 
-Ratios: 1.10 means 10% slower than the denominator (the twin for overheads); computed per round and
-summarized by the median; ``noisy`` when the inter-quartile spread of the per-round ratios is larger
-than the effect.
+Ratios: 1.10 means 10% slower than the denominator (the twin for overheads). One definition for every
+column (``stats.RATIO_DEFINITION``): the geometric mean over rounds of per-round ratios of round
+medians; ``round_ms`` is each variant's geometric-mean round median, so stock_vs_twin =
+round_ms.stock / round_ms.twin and fused_speedup_vs_stock = stock_vs_twin / fused_vs_twin (up to
+rounding). ``latency_ms`` percentiles in ``results`` pool all samples and are not used in ratios.
+``noisy`` when the inter-quartile spread of the per-round ratios is larger than the effect.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from se_deploy.bench.stats import RATIO_DEFINITION
 from se_deploy.fileio import atomic_write, atomic_write_text
 
 VARIANT_ORDER = ("stock", "fused", "twin", "baseline")
@@ -46,18 +52,20 @@ def markdown(report: dict[str, Any]) -> str:
         + f" · {', '.join(f'{k} {v}' for k, v in env['versions'].items())}",
         "",
         f"{models['se_blocks']} SE blocks, {models['image_size']}x{models['image_size']} input; baseline: {models['baseline']}. "
-        f"Ratios are medians of per-round ratios (interleaved rounds: {report['request']['rounds']}); 1.10 = 10% slower.",
+        f"Interleaved rounds: {report['request']['rounds']}; 1.10 = 10% slower. Definition: {RATIO_DEFINITION}.",
         "",
         "## SE overhead",
         "",
-        "| backend | precision | batch | stock vs twin | fused vs twin | fused speed-up vs stock | noisy |",
-        "|---|---|---|---|---|---|---|",
+        "| backend | precision | batch | twin ms | stock vs twin | fused vs twin | fused speed-up vs stock | noisy |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in report["overhead"]:
         speedup = row["fused_speedup_vs_stock"]
+        twin_ms = (row.get("round_ms") or {}).get("twin")
         lines.append(
-            f"| {row['backend']} | {row['precision']} | {row['batch']} | {_ratio(row['stock_vs_twin'])} | "
-            f"{_ratio(row['fused_vs_twin'])} | {f'{speedup:.3f}x' if speedup else '-'} | {'yes' if row['noisy'] else ''} |"
+            f"| {row['backend']} | {row['precision']} | {row['batch']} | {f'{twin_ms:.2f}' if twin_ms else '-'} | "
+            f"{_ratio(row['stock_vs_twin'])} | {_ratio(row['fused_vs_twin'])} | {f'{speedup:.3f}x' if speedup else '-'} | "
+            f"{'yes' if row['noisy'] else ''} |"
         )
     lines += [
         "",

@@ -39,6 +39,39 @@ def digits_split(split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return images[chosen], digits.target[chosen], chosen
 
 
+def digits_rgb(split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images uint8 (n, 32, 32, 3) exactly as ``write_digits_folder`` writes them, labels, indices)."""
+    from PIL import Image
+
+    images, labels, indices = digits_split(split)
+    pictures = [
+        np.asarray(
+            Image.fromarray(image, mode="L").resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR).convert("RGB")
+        )
+        for image in images
+    ]
+    return np.stack(pictures), labels, indices
+
+
+def shifted_digits(split: str, shifts: tuple[int, ...] = (-2, 0, 2)) -> tuple[np.ndarray, np.ndarray]:
+    """``split`` at every (dy, dx) in ``shifts`` x ``shifts`` pixels (black fill): more evaluation images.
+
+    A shift of 2 pixels at 32x32 is half a pixel of the 8x8 original: the digit stays whole and its label
+    holds, so INT8-vs-FP32 comparisons get 9x the images without touching the training split.
+    """
+    images, labels, _ = digits_rgb(split)
+    out = []
+    for dy in shifts:
+        for dx in shifts:
+            moved = np.zeros_like(images)
+            h, w = images.shape[1:3]
+            moved[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = images[
+                :, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+            ]
+            out.append(moved)
+    return np.concatenate(out), np.tile(labels, len(shifts) ** 2)
+
+
 def write_digits_folder(out: Path, *, split: str = "test") -> int:
     """Write ``split`` as ``out/<digit>/<index>.png`` (32x32 RGB); returns the number of images."""
     from PIL import Image

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
-from se_deploy.models.complexity import measure
+from se_deploy.models.complexity_cache import complexity_of, lookup
 from se_deploy.models.registry import ModelSpec, get_spec, list_models
+from se_deploy.progress import Progress, Step, silent
 
 
 @dataclass(frozen=True)
@@ -62,10 +61,7 @@ class ModelSummary:
 
 
 def summarize(spec: ModelSpec) -> ModelSummary:
-    # The meta device builds the network without allocating its weights: fast for ResNet-152 too.
-    with torch.device("meta"):
-        model = spec.build().eval()
-    complexity = measure(model, spec.image_size)
+    complexity = complexity_of(spec)  # committed counts; the meta device when a model is not in them
     paper = spec.paper
     return ModelSummary(
         name=spec.name,
@@ -90,5 +86,14 @@ def summarize(spec: ModelSpec) -> ModelSummary:
     )
 
 
-def catalog(*, include_tiny: bool = False, family: str | None = None) -> list[ModelSummary]:
-    return [summarize(get_spec(name)) for name in list_models(include_tiny=include_tiny, family=family)]
+def catalog(
+    *, include_tiny: bool = False, family: str | None = None, progress: Progress = silent
+) -> list[ModelSummary]:
+    names = list_models(include_tiny=include_tiny, family=family)
+    summaries = []
+    for index, name in enumerate(names):
+        spec = get_spec(name)
+        if lookup(spec) is None:  # counted on the meta device: about a second per large model
+            progress(Step(f"counting parameters and MACs of {name}", index, len(names)))
+        summaries.append(summarize(spec))
+    return summaries

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,8 @@ from se_deploy.data.images import LabeledImage, load_image, scan_image_folder
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.models.registry import Preprocessing
 
+SELECTION_RULE = "file names sorted (class folders, then files); image int(i * found / samples) for i < samples"
+
 
 @dataclass
 class CalibrationSet:
@@ -20,6 +23,12 @@ class CalibrationSet:
     batches: list[np.ndarray]
     samples: int
     notes: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # the images used, relative to the folder, in order
+
+    def selection(self) -> dict[str, object]:
+        """What ``engine.json`` records: the rule, the files and a digest of their names."""
+        digest = hashlib.sha256("\n".join(self.files).encode()).hexdigest()
+        return {"rule": SELECTION_RULE, "files": self.files, "files_sha256": digest}
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return iter(self.batches)
@@ -28,7 +37,12 @@ class CalibrationSet:
 def load_calibration_set(
     folder: Path, preprocessing: Preprocessing, *, samples: int = 256, batch_size: int = 8
 ) -> CalibrationSet:
-    """Up to ``samples`` images spread evenly over ``folder`` (all classes, when it has class folders)."""
+    """Up to ``samples`` images spread evenly over ``folder`` (all classes, when it has class folders).
+
+    Deterministic: the same folder gives the same images in the same order on every machine
+    (``SELECTION_RULE``). MinMax calibration does not depend on their order or batching anyway
+    (benchmarks/results/int8_reproducibility.json), but the selection does change the ranges.
+    """
     if samples < 1:
         raise InvalidArgumentError(f"--calib-samples must be at least 1, got {samples}")
     found = scan_image_folder(folder)
@@ -39,10 +53,11 @@ def load_calibration_set(
     else:
         step = len(chosen) / samples
         chosen = [chosen[int(i * step)] for i in range(samples)]
-    arrays, unreadable = [], []
+    arrays, unreadable, used = [], [], []
     for image in chosen:
         try:
             arrays.append(load_image(image.path, preprocessing))
+            used.append(image.path.relative_to(folder).as_posix())
         except InvalidArgumentError:
             unreadable.append(image.path.name)
     if unreadable:
@@ -51,4 +66,4 @@ def load_calibration_set(
     if not arrays:
         raise InvalidArgumentError(f"none of the {len(chosen)} calibration images in {str(folder)!r} could be read")
     batches = [np.stack(arrays[i : i + batch_size]) for i in range(0, len(arrays), batch_size)]
-    return CalibrationSet(batches, len(arrays), notes)
+    return CalibrationSet(batches, len(arrays), notes, used)

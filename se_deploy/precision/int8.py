@@ -34,6 +34,7 @@ class QuantSettings:
     activation_symmetric: bool
     weight_symmetric: bool = True
     per_channel: bool = True
+    reduce_range: bool = False  # 7-bit weights: no int16 saturation in x86 U8S8 kernels without VNNI
     why: str = ""
 
     def to_dict(self) -> dict[str, object]:
@@ -45,7 +46,13 @@ QUANT_PRESETS: dict[str, QuantSettings] = {
         "onnxruntime",
         "uint8",
         activation_symmetric=False,
-        why="ONNX Runtime's x86 int8 kernels are built for unsigned activations (U8S8); S8S8 Q/DQ ran slower",
+        reduce_range=True,
+        why=(
+            "ONNX Runtime's x86 int8 kernels are built for unsigned activations (U8S8); S8S8 Q/DQ ran slower. "
+            "7-bit weights (reduce_range): on AVX2 CPUs without VNNI the U8S8 kernels sum u8*s8 pairs in int16 "
+            "(vpmaddubsw), which saturates with 8-bit weights, so the same engine gave different predictions "
+            "on AVX2 and on AVX-512 VNNI/AMX CPUs (benchmarks/results/int8_reproducibility.json)"
+        ),
     ),
     "tensorrt": QuantSettings(
         "tensorrt",
@@ -66,6 +73,7 @@ class Int8Result:
     quantize_se: bool
     qdq_nodes: int
     se_ops_with_qdq: int  # SE ops (fused nodes' weights, or unfused SE ops) that read a DequantizeLinear
+    float_outputs: tuple[str, ...] = ()  # graph outputs whose Q/DQ pair was removed (logits stay float)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -74,6 +82,7 @@ class Int8Result:
             "quantize_se": self.quantize_se,
             "qdq_nodes": self.qdq_nodes,
             "se_ops_with_qdq": self.se_ops_with_qdq,
+            "float_outputs": list(self.float_outputs),
         }
 
 
@@ -84,8 +93,14 @@ def quantize_int8(
     settings: QuantSettings,
     method: str = "minmax",
     quantize_se: bool = False,
+    float_outputs: bool = True,
 ) -> Int8Result:
-    """Quantize ``model`` (fused, or stock when ``quantize_se``) with ``calibration`` batches."""
+    """Quantize ``model`` (fused, or stock when ``quantize_se``) with ``calibration`` batches.
+
+    ``float_outputs`` removes the Q/DQ pair the quantizer puts on each graph output: quantized logits
+    take a few hundred distinct values, so top-1 ties are common and decided by the tie-break rule,
+    not the model (4 of the 450 digits test images tied with ONNX Runtime 1.32).
+    """
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -131,6 +146,7 @@ def quantize_int8(
                 Reader(),
                 quant_format=QuantFormat.QDQ,
                 per_channel=settings.per_channel,
+                reduce_range=settings.reduce_range,
                 activation_type=activation_type,
                 weight_type=QuantType.QInt8,
                 calibrate_method=methods[method],
@@ -147,8 +163,47 @@ def quantize_int8(
     quantized.metadata_props.extend(
         p for p in model.metadata_props if p.key not in {q.key for q in quantized.metadata_props}
     )
+    kept_float = drop_output_qdq(quantized) if float_outputs else ()
     qdq = sum(node.op_type in _QDQ for node in quantized.graph.node)
-    return Int8Result(quantized, settings, method, quantize_se, qdq, count_se_ops_with_qdq(quantized, se_op_names))
+    return Int8Result(
+        quantized,
+        settings,
+        method,
+        quantize_se,
+        qdq,
+        count_se_ops_with_qdq(quantized, se_op_names),
+        kept_float,
+    )
+
+
+def drop_output_qdq(model: onnx.ModelProto) -> tuple[str, ...]:
+    """Remove QuantizeLinear -> DequantizeLinear pairs that end at a graph output (in place)."""
+    graph = model.graph
+    outputs = {o.name for o in graph.output}
+    producers = {out: node for node in graph.node for out in node.output}
+    consumers: dict[str, int] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers[name] = consumers.get(name, 0) + 1
+    kept: list[str] = []
+    for dq in list(graph.node):
+        if dq.op_type != "DequantizeLinear" or dq.output[0] not in outputs:
+            continue
+        q = producers.get(dq.input[0])
+        if q is None or q.op_type != "QuantizeLinear" or consumers.get(q.output[0], 0) != 1:
+            continue
+        index = list(graph.node).index(q)
+        graph.node.remove(q)
+        graph.node.remove(dq)
+        graph.node.insert(
+            index, onnx.helper.make_node("Identity", [q.input[0]], [dq.output[0]], name=f"{dq.output[0]}_float")
+        )
+        kept.append(dq.output[0])
+    used = {name for node in graph.node for name in node.input}
+    for initializer in list(graph.initializer):
+        if initializer.name not in used and initializer.name not in outputs:
+            graph.initializer.remove(initializer)
+    return tuple(kept)
 
 
 def _se_op_names(model: onnx.ModelProto) -> set[str]:

@@ -28,7 +28,7 @@ def test_ratios_are_taken_round_by_round() -> None:
     twin = [10.0, 10.0, 20.0, 20.0]
     stock = [12.0, 12.0, 24.0, 24.0]
     summary = ratio_summary(stock, twin)
-    assert summary.median == pytest.approx(1.2) and summary.spread == pytest.approx(0.0)
+    assert summary.center == pytest.approx(1.2) and summary.spread == pytest.approx(0.0)
     assert not summary.noisy and summary.rounds == 4
 
 

@@ -60,3 +60,32 @@ def test_no_int32_bias_dequantize(stock: onnx.ModelProto, calibration) -> None: 
 def test_unknown_method_is_refused(stock: onnx.ModelProto, calibration) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="calibration method"):
         quantize_int8(stock, calibration, settings=QUANT_PRESETS["tensorrt"], method="kl")
+
+
+def test_logits_stay_float_so_top1_has_no_quantization_ties(stock: onnx.ModelProto, calibration) -> None:  # type: ignore[no-untyped-def]
+    import onnxruntime as ort
+
+    def logits(model: onnx.ModelProto) -> np.ndarray:
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        batch = np.concatenate(list(calibration))
+        return session.run(None, {session.get_inputs()[0].name: batch})[0]
+
+    fused = fuse_se(stock).model
+    output = stock.graph.output[0].name
+    quantized = quantize_int8(fused, calibration, settings=QUANT_PRESETS["onnxruntime"], float_outputs=False)
+    floating = quantize_int8(fused, calibration, settings=QUANT_PRESETS["onnxruntime"])
+    producer = {out: n for n in floating.model.graph.node for out in n.output}
+    assert floating.float_outputs == (output,) and producer[output].op_type == "Identity"
+    assert {n.op_type for n in quantized.model.graph.node if output in n.output} == {"DequantizeLinear"}
+    # quantized logits take one of 256 levels: with 32 images x 10 classes, values repeat; float ones do not
+    assert len(np.unique(logits(quantized.model))) < len(np.unique(logits(floating.model))) == 320
+    used = {name for node in floating.model.graph.node for name in node.input}
+    assert all(i.name in used for i in floating.model.graph.initializer)  # the dropped pair's scale/zero point went too
+
+
+def test_onnxruntime_preset_uses_7_bit_weights(stock: onnx.ModelProto, calibration) -> None:  # type: ignore[no-untyped-def]
+    from onnx import numpy_helper
+
+    model = quantize_int8(fuse_se(stock).model, calibration, settings=QUANT_PRESETS["onnxruntime"]).model
+    weights = [numpy_helper.to_array(i) for i in model.graph.initializer if i.data_type == TensorProto.INT8]
+    assert weights and max(int(np.abs(w.astype(np.int32)).max()) for w in weights) <= 64  # no int16 pair overflow
