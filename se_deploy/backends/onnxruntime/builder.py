@@ -129,6 +129,12 @@ def build_onnxruntime_engine(request: BuildRequest, progress: Progress = lambda 
             quantize_se=request.quantize_se,
         )
         model = quantized.model
+        if quantized.se_inlined:
+            notes.append(
+                f"INT8 for {request.quant_target}: the {quantized.se_inlined} fused SE nodes were inlined before "
+                "quantizing (the runtime inlines them anyway); squeeze, scale and residual add are quantized, "
+                "the excitation (FCs, activation, gate) stays float"
+            )
         details = quantized.to_dict() | {
             "calibration_samples": calibration.samples,
             "calibration_folder": str(request.calib),
