@@ -522,7 +522,7 @@ def _batches(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[
 @click.option("--calib", type=click.Path(path_type=Path), default=None, help="Calibration images (int8).")
 @click.option("--calib-samples", type=int, default=256, show_default=True, help="Calibration images to use (int8).")
 @click.option(
-    "--peers", default="", help="Also measure: torch,torch-compile (PyTorch eager / torch.compile, FP32 CPU)."
+    "--peers", default="", help="Also measure: torch,torch-compile,openvino (eager, torch.compile, OpenVINO; FP32 CPU)."
 )
 @click.option("--rounds", type=int, default=10, show_default=True, help="Interleaved rounds.")
 @click.option(

@@ -118,6 +118,12 @@ def prepare_model(
             quantize_se=preparation.quantize_se,
         )
         model = quantized.model
+        if quantized.se_inlined:
+            notes.append(
+                f"INT8 for {preparation.quant_target}: the {quantized.se_inlined} fused SE nodes were inlined before "
+                "quantizing (the runtime inlines them anyway); squeeze, scale and residual add are quantized, "
+                "the excitation (FCs, activation, gate) stays float"
+            )
         details = quantized.to_dict() | {
             "calibration_samples": calibration.samples,
             "calibration_folder": str(preparation.calib),

@@ -21,7 +21,8 @@ from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
 from se_deploy.bench.accuracy import evaluate
 from se_deploy.bench.environment import environment
 from se_deploy.bench.latency import Measurement, measure_interleaved
-from se_deploy.bench.peers import TorchRunner
+from se_deploy.bench.openvino_peer import openvino_runners
+from se_deploy.bench.peers import TORCH_PEERS, TorchRunner
 from se_deploy.bench.stats import geometric_mean, ratio_summary, summarize_latency, throughput_ips
 from se_deploy.bench.variants import BASELINE, FUSED, STOCK, TWIN, BenchModels, prepare_models
 from se_deploy.errors import InvalidArgumentError
@@ -123,6 +124,8 @@ def run_bench(request: BenchRequest, progress: Progress = lambda _m: None) -> Be
         engines = _build_engines(request, models, work, report, progress)
         runners: dict[tuple[str, ...], Any] = {key: _runner_for(path, threads) for key, path in engines.items()}
         runners.update(_peer_runners(request, models, report))
+        if "openvino" in request.peers:
+            runners.update(openvino_runners(models.stock, models.twin, work, threads=threads, notes=report.notes))
         runners.update(_torch_gpu_runners(request, models, report))
         if not runners:
             raise InvalidArgumentError(
@@ -275,12 +278,13 @@ def _torch_gpu_runners(request: BenchRequest, models: BenchModels, report: Bench
 
 def _peer_runners(request: BenchRequest, models: BenchModels, report: BenchReport) -> dict[tuple[str, ...], Any]:
     runners: dict[tuple[str, ...], Any] = {}
-    if not request.peers:
+    peers = [peer for peer in request.peers if peer in TORCH_PEERS]
+    if not peers:
         return runners
     if models.torch_model is None or models.torch_twin is None:
         report.notes.append("peers: PyTorch peers need a zoo model (not an .onnx path); skipped")
         return runners
-    for peer in request.peers:
+    for peer in peers:
         backend = "torch-eager" if peer == "torch" else "torch-compile"
         compiled = peer == "torch-compile"
         runners[backend, STOCK, "fp32"] = TorchRunner(models.torch_model, compiled=compiled)

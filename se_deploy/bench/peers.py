@@ -1,4 +1,5 @@
-"""What users would run instead, measured in the same bench: PyTorch eager and torch.compile (CPU, FP32)."""
+"""What users would run instead, measured in the same bench: PyTorch eager and torch.compile (CPU, FP32),
+and OpenVINO (CPU, FP32; ``openvino_peer.py``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from torch import nn
 
 from se_deploy.errors import InvalidArgumentError
 
-PEERS: tuple[str, ...] = ("torch", "torch-compile")
+TORCH_PEERS: tuple[str, ...] = ("torch", "torch-compile")
+PEERS: tuple[str, ...] = (*TORCH_PEERS, "openvino")
 
 
 class TorchRunner:

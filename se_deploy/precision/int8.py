@@ -8,6 +8,13 @@ INT8, and biases are left in float (``QuantizeBias=False``): TensorRT's parser r
 SE-aware by default: the model is fused first, so each SE block is one ``se_deploy`` node that the
 quantizer leaves in float (its sigmoid/hard-sigmoid gate is known to lose accuracy under INT8 PTQ).
 ``quantize_se=True`` quantizes the unfused SE ops instead, to compare.
+
+Two things every build gets, because ONNX Runtime's QDQ fusions need them (see ``se_deploy/precision/
+se_qdq.py``): the spatial ``ReduceMean`` squeeze is written as ``GlobalAveragePool`` (an exact rewrite,
+``rewrite/squeeze_pool.py``), so ``DQ -> GlobalAveragePool -> Q`` becomes one quantized pooling op; and for
+targets whose runtime inlines the fused node (``QuantSettings.inline_fused_se``: ONNX Runtime), the fused
+functions are inlined before quantizing, so the SE's squeeze, scale and residual add run as quantized ops
+while its excitation (the two FCs on N x C values, the activation and the gate) stays in float.
 """
 
 from __future__ import annotations
@@ -23,8 +30,10 @@ import numpy as np
 import onnx
 import onnx.inliner
 
+from se_deploy.precision.se_qdq import SEInlining, count_float_ops_with_qdq_weights, inline_fused_se
 from se_deploy.rewrite.fused_op import DOMAIN
 from se_deploy.rewrite.matcher import find_se_blocks
+from se_deploy.rewrite.squeeze_pool import SqueezePoolResult, reduce_mean_to_global_pool
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,9 @@ class QuantSettings:
     per_channel: bool = True
     reduce_range: bool = False  # 7-bit weights: no int16 saturation in x86 U8S8 kernels without VNNI
     why: str = ""
+    # Inline the fused SE functions before quantizing (the runtime inlines them anyway, and a float function
+    # body between DQ and Q costs more than the stock graph's quantized ops); the excitation stays float.
+    inline_fused_se: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -53,6 +65,7 @@ QUANT_PRESETS: dict[str, QuantSettings] = {
             "(vpmaddubsw), which saturates with 8-bit weights, so the same engine gave different predictions "
             "on AVX2 and on AVX-512 VNNI/AMX CPUs (benchmarks/results/int8_reproducibility.json)"
         ),
+        inline_fused_se=True,
     ),
     "tensorrt": QuantSettings(
         "tensorrt",
@@ -74,6 +87,9 @@ class Int8Result:
     qdq_nodes: int
     se_ops_with_qdq: int  # SE ops (fused nodes' weights, or unfused SE ops) that read a DequantizeLinear
     float_outputs: tuple[str, ...] = ()  # graph outputs whose Q/DQ pair was removed (logits stay float)
+    squeeze_pool: SqueezePoolResult | None = None
+    se_inlined: int = 0  # fused SE nodes inlined before quantizing (inline_fused_se)
+    se_float_ops: int = 0  # inlined excitation ops kept in float
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -83,6 +99,9 @@ class Int8Result:
             "qdq_nodes": self.qdq_nodes,
             "se_ops_with_qdq": self.se_ops_with_qdq,
             "float_outputs": list(self.float_outputs),
+            "squeeze_as_global_average_pool": self.squeeze_pool.to_dict() if self.squeeze_pool else None,
+            "se_inlined": self.se_inlined,
+            "se_float_ops": self.se_float_ops,
         }
 
 
@@ -111,8 +130,14 @@ def quantize_int8(
 
     if method not in CALIBRATION_METHODS:
         raise ValueError(f"calibration method must be one of {CALIBRATION_METHODS}, got {method!r}")
+    inlined = SEInlining(model, 0, [])
     if quantize_se:
         model = onnx.inliner.inline_local_functions(model)  # fused nodes back to standard ops
+    elif settings.inline_fused_se:
+        inlined = inline_fused_se(model)
+        model = inlined.model
+    pooled = reduce_mean_to_global_pool(model)  # after inlining: every squeeze the quantizer sees
+    model = pooled.model
     se_op_names = _se_op_names(model) if quantize_se else set()
     input_name = model.graph.input[0].name
     batches = list(calibration)
@@ -150,6 +175,7 @@ def quantize_int8(
                 activation_type=activation_type,
                 weight_type=QuantType.QInt8,
                 calibrate_method=methods[method],
+                nodes_to_exclude=list(inlined.float_ops),
                 extra_options={
                     "ActivationSymmetric": settings.activation_symmetric,
                     "WeightSymmetric": settings.weight_symmetric,
@@ -165,14 +191,20 @@ def quantize_int8(
     )
     kept_float = drop_output_qdq(quantized) if float_outputs else ()
     qdq = sum(node.op_type in _QDQ for node in quantized.graph.node)
+    with_qdq = count_se_ops_with_qdq(quantized, se_op_names) + count_float_ops_with_qdq_weights(
+        quantized, set(inlined.float_ops)
+    )
     return Int8Result(
         quantized,
         settings,
         method,
         quantize_se,
         qdq,
-        count_se_ops_with_qdq(quantized, se_op_names),
-        kept_float,
+        with_qdq,
+        float_outputs=kept_float,
+        squeeze_pool=pooled,
+        se_inlined=inlined.fused_nodes,
+        se_float_ops=len(inlined.float_ops),
     )
 
 
