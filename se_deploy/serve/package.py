@@ -61,6 +61,12 @@ _PLUGIN_NOTES = {
 }
 
 
+_NATIVE_NOTE = (
+    "# SE-native graphs not packaged: they are tied to the build machine's ONNX Runtime and CPU (engine.json),\n"
+    "# and Triton's ONNX Runtime backend brings its own ORT; this serves the engine's portable fused graph.\n"
+)
+
+
 def plan_config(plan: Path, name: str, options: ServingOptions) -> str:
     """``tensorrt_plan`` config from the plan's sidecar (no TensorRT needed to write it)."""
     meta = PlanMetadata.read(plan)
@@ -141,6 +147,8 @@ def package(
             text = (
                 plan_config(model_file, name, options) if is_plan else config_for(load_onnx(model_file), name, options)
             )
+            if source.is_dir() and EngineDescription.read(source).native:
+                text = _NATIVE_NOTE + text
             validated = False
             if validate:
                 try:

@@ -147,7 +147,7 @@ def build_onnxruntime_engine(request: BuildRequest, progress: Progress = lambda 
 
     native = None
     if request.native and fused:
-        native = _native_graphs(request, source, notes, progress)
+        native = _native_graphs(request, source, se_blocks, notes, progress)
 
     progress("checking the engine runs")
     fidelity = _fidelity(source, model)
@@ -184,7 +184,7 @@ def build_onnxruntime_engine(request: BuildRequest, progress: Progress = lambda 
 
 
 def _native_graphs(
-    request: BuildRequest, source: onnx.ModelProto, notes: list[str], progress: Progress
+    request: BuildRequest, source: onnx.ModelProto, se_blocks: int, notes: list[str], progress: Progress
 ) -> NativeBuild | None:
     """SE-native graphs for an FP32 CPU engine, or None with the reason in ``notes``."""
     if request.precision != "fp32" or request.device != "cpu":
@@ -196,6 +196,11 @@ def _native_graphs(
         return None
     native = build_native(source, max_batch=request.max_batch, hoist=request.hoist_squeeze, progress=progress)
     notes.extend(native.notes)
+    if len(native.blocks) < se_blocks:
+        notes.append(
+            f"SE-native: {se_blocks - len(native.blocks)} of {se_blocks} SE blocks are no longer a Mul by a gate in "
+            "ONNX Runtime's optimized graph: left as ORT optimized them"
+        )
     for block in native.blocks:
         if not block.native:
             notes.append(f"SE-native: SE block {block.mul} left as ONNX Runtime optimized it: {block.reason}")

@@ -193,13 +193,22 @@ class _Rewriter:
     def base(self, name: str) -> str:
         return self.blocked_source(name) or name
 
+    def constant(self, name: str) -> list[int] | None:
+        """The values of an initializer or a Constant node's output (None when neither)."""
+        if name in self.g.initializers:
+            return numpy_helper.to_array(self.g.initializers[name]).reshape(-1).tolist()
+        node = self.g.producer.get(name)
+        if _is(node, "Constant") and _attr(node, "value") is not None:
+            return numpy_helper.to_array(_attr(node, "value")).reshape(-1).tolist()  # type: ignore[arg-type]
+        return None
+
     def is_squeeze(self, node: onnx.NodeProto) -> bool:
         if _is(node, "GlobalAveragePool") or _is(node, "GlobalAveragePool", NCHWC_DOMAIN):
             return True
         if _is(node, "ReduceMean") and _attr(node, "keepdims", 1) == 1:
             axes = _attr(node, "axes")
-            if axes is None and len(node.input) > 1 and node.input[1] in self.g.initializers:
-                axes = numpy_helper.to_array(self.g.initializers[node.input[1]]).tolist()
+            if axes is None and len(node.input) > 1:
+                axes = self.constant(node.input[1])
             return axes is not None and sorted(int(a) % 4 for a in axes) == [2, 3]
         return False
 
