@@ -50,7 +50,7 @@ class BuildRequest:
     force: bool = False
     native: bool = True  # FP32 CPU: also write SE-native graphs (see backends/onnxruntime/native)
     max_batch: int = 8  # SE-native: batch buckets 1, 2, 4, ... max_batch
-    hoist_squeeze: bool = True  # SE-native: squeeze before a linear 1x1 conv where exact
+    hoist_squeeze: bool = False  # SE-native: squeeze before a linear 1x1 conv where exact (slower as written)
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def build_native(
     source: onnx.ModelProto,
     *,
     max_batch: int,
-    hoist: bool = True,
+    hoist: bool = False,
     progress: Callable[[str], None] = lambda _m: None,
 ) -> NativeBuild:
     """Rewritten graphs for every bucket; raises NativeVerificationError when one disagrees with stock ORT."""

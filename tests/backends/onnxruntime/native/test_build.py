@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def native_engine(tmp_path_factory: pytest.TempPathFactory, digits_models: dict[str, Path]) -> Path:
     engine = tmp_path_factory.mktemp("native") / "engine"
-    build_onnxruntime_engine(BuildRequest(digits_models["se_resnet_tiny"], engine, max_batch=4))
+    build_onnxruntime_engine(BuildRequest(digits_models["se_resnet_tiny"], engine, max_batch=4, hoist_squeeze=True))
     return engine
 
 

@@ -21,7 +21,7 @@ from se_deploy.backends.onnxruntime.native.rewrite import (
     unblock_pointwise_weight,
 )
 
-from .synthetic import NCHWC, optimized_se_graph
+from .synthetic import NCHWC, optimized_concat_se_graph, optimized_se_graph
 
 
 def _attrs(node: onnx.NodeProto) -> dict:
@@ -113,3 +113,56 @@ def test_unblocking_matches_the_weights_ort_writes_on_this_cpu(tmp_path: Path) -
     (conv,) = [x for x in optimized.graph.node if x.domain == NCHWC and x.op_type == "Conv"]
     (stored,) = [numpy_helper.to_array(i) for i in optimized.graph.initializer if i.name == conv.input[1]]
     np.testing.assert_array_equal(unblock_pointwise_weight(stored, block), weight[:, :, 0, 0])
+
+
+@pytest.mark.parametrize("block", [8, 16])
+def test_se_on_a_concat_concatenates_the_blocked_branches(block: int) -> None:
+    n, parts, hw = 2, (16, 32, 16), 4
+    model, shapes = optimized_concat_se_graph(n, parts, hw, block)
+    (outcome,) = rewrite_native(model, shapes, block).blocks
+    assert outcome.native and outcome.channels == 64
+    nodes = rewrite_native(model, shapes, block).model.graph.node
+    (concat,) = [x for x in nodes if x.op_type == "Concat"]
+    producers = {o: x for x in nodes for o in x.output}
+    assert [producers[i].input[0] for i in concat.input] == ["b0", "b1", "b2"]  # the blocked branches, flattened
+    assert all(producers[i].op_type == "Reshape" for i in concat.input) and _attrs(concat)["axis"] == 1
+    assert not [x for x in nodes if x.op_type == "ReorderOutput" and x.input[0] in ("b0", "b1", "b2")]
+
+
+def test_se_on_a_concat_with_an_unaligned_branch_falls_back() -> None:
+    model, shapes = optimized_concat_se_graph(1, (8, 24), 4, 16)
+    (outcome,) = rewrite_native(model, shapes, 16).blocks
+    assert (
+        not outcome.native
+        and outcome.reason == "the SE input is a Concat with a part of 8 channels, not a multiple of 16"
+    )
+    assert rewrite_native(model, shapes, 8).blocks[0].native
+
+
+@pytest.mark.parametrize("graph", ["residual", "plain", "concat"])
+@pytest.mark.parametrize("hoist", [False, True])
+def test_synthetic_graphs_compute_the_same_on_this_cpu(graph: str, hoist: bool) -> None:
+    """At this CPU's block size the hand-written NCHWc graphs run: the rewrite must not change their outputs."""
+    import onnxruntime as ort
+
+    block = current_platform().nchwc_block
+    if block is None:
+        pytest.skip("ONNX Runtime uses no NCHWc layout on this CPU")
+    if graph == "concat":
+        model, shapes = optimized_concat_se_graph(2, (block, 2 * block), 3, block)
+    else:
+        model, shapes = optimized_se_graph(2, 4 * block, 3, block, residual=graph == "residual")
+    rewritten = rewrite_native(model, shapes, block, hoist=hoist)
+    assert rewritten.native_blocks == 1 and rewritten.blocks[0].hoisted == (hoist and graph != "concat")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    rng = np.random.default_rng(3)
+    feeds = {
+        i.name: rng.standard_normal([d.dim_value for d in i.type.tensor_type.shape.dim]).astype(np.float32)
+        for i in model.graph.input
+    }
+    want, got = (
+        ort.InferenceSession(m.SerializeToString(), options, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+        for m in (model, rewritten.model)
+    )
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * float(np.abs(want).max()))
