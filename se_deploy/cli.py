@@ -342,7 +342,22 @@ def fuse_command(model: Path, output: Path, strip: bool, no_residual: bool, forc
     show_default=True,
     help="TensorRT: batch the engine is tuned for.",
 )
-@click.option("--max-batch", type=click.IntRange(min=1), default=32, show_default=True, help="TensorRT: largest batch.")
+@click.option(
+    "--max-batch",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Largest batch [TensorRT: 32, the profile's max; ONNX Runtime: 8, SE-native graphs for 1, 2, 4, .. it].",
+)
+@click.option(
+    "--portable",
+    is_flag=True,
+    help="ONNX Runtime: only the portable fused graph, no SE-native graphs tied to this ORT version and CPU.",
+)
+@click.option(
+    "--squeeze-hoist",
+    is_flag=True,
+    help="SE-native: squeeze before a linear 1x1 conv (exact; measured slower in its current form, see README).",
+)
 @click.option(
     "--no-plugin", is_flag=True, help="TensorRT: inline the fused nodes' ONNX functions instead of the SE plugin."
 )
@@ -365,7 +380,9 @@ def build_command(
     no_residual: bool,
     min_batch: int,
     opt_batch: int,
-    max_batch: int,
+    max_batch: int | None,
+    portable: bool,
+    squeeze_hoist: bool,
     no_plugin: bool,
     force: bool,
     as_json: bool,
@@ -392,7 +409,7 @@ def build_command(
                 model=model,
                 output=output,
                 preparation=preparation,
-                batch=BatchRange(min_batch, opt_batch, max_batch),
+                batch=BatchRange(min_batch, opt_batch, 32 if max_batch is None else max_batch),
                 plugin="none" if no_plugin else "aot",
                 force=force,
             )
@@ -400,6 +417,7 @@ def build_command(
         out.print(f"built TensorRT {plan.tensorrt_version} plan for {plan.gpu_name} -> {output}", highlight=False)
         return
     from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
+    from se_deploy.backends.onnxruntime.native.report import native_summary
 
     request = BuildRequest(
         model=model,
@@ -415,6 +433,9 @@ def build_command(
         quant_target=quant_target or backend,
         quantize_se=quantize_se,
         force=force,
+        native=not portable,
+        max_batch=8 if max_batch is None else max_batch,
+        hoist_squeeze=squeeze_hoist,
     )
     with terminal_progress(err, quiet=as_json) as progress:
         result = build_onnxruntime_engine(request, progress=progress)
@@ -431,6 +452,8 @@ def build_command(
         f"top-1 agreement {result.fidelity['top1_agreement_random_inputs']:.0%}",
         highlight=False,
     )
+    if d.native:
+        out.print(native_summary(d.native), highlight=False)
 
 
 @main.command("eval")

@@ -24,7 +24,7 @@ from se_deploy.bench.latency import Measurement, measure_interleaved
 from se_deploy.bench.openvino_peer import openvino_runners
 from se_deploy.bench.peers import TORCH_PEERS, TorchRunner
 from se_deploy.bench.stats import geometric_mean, ratio_summary, summarize_latency, throughput_ips
-from se_deploy.bench.variants import BASELINE, FUSED, STOCK, TWIN, BenchModels, prepare_models
+from se_deploy.bench.variants import BASELINE, FUSED, FUSED_PORTABLE, STOCK, TWIN, BenchModels, prepare_models
 from se_deploy.errors import InvalidArgumentError
 
 BACKENDS: tuple[str, ...] = ("onnxruntime", "tensorrt", "torch")
@@ -198,11 +198,18 @@ def _build_engines(
             continue
         if backend == "torch":
             continue  # no engine to build: _torch_gpu_runners runs it, or notes why it cannot
-        sources = {STOCK: (models.stock, False), FUSED: (models.stock, True), TWIN: (models.twin, False)}
+        sources = {
+            STOCK: (models.stock, False),
+            FUSED: (models.stock, True),  # SE-native graphs where they apply (FP32 CPU)
+            FUSED_PORTABLE: (models.stock, True),
+            TWIN: (models.twin, False),
+        }
         if models.baseline is not None:
             sources[BASELINE] = (models.baseline, False)
         for precision in request.precisions:
             for variant, (source, fuse) in sources.items():
+                if variant == FUSED_PORTABLE and precision != "fp32":
+                    continue  # only FP32 CPU engines get SE-native graphs: fused is the portable graph already
                 target = work / "engines" / f"{backend}-{variant}-{precision}"
                 progress(f"building {variant} {precision} ({backend})")
                 build_onnxruntime_engine(
@@ -214,6 +221,8 @@ def _build_engines(
                         calib=request.calib,
                         calib_samples=request.calib_samples,
                         force=True,
+                        native=variant == FUSED,
+                        max_batch=max(request.batches),
                     )
                 )
                 engines[backend, variant, precision] = target
@@ -337,10 +346,14 @@ def _overhead_rows(
             row["fused_vs_twin"] = round(fused_ratio.center, 4) if fused_ratio else None
             row["fused_speedup_vs_stock"] = round(speedup.center, 4) if speedup else None
             row["round_ms"] = {name: round(geometric_mean(r), 4) for name, r in (("stock", stock), ("fused", fused), ("twin", twin)) if r}
+            portable = rounds(FUSED_PORTABLE)
+            portable_ratio = ratio_summary(portable, twin) if portable else None
+            row["fused_portable_vs_twin"] = round(portable_ratio.center, 4) if portable_ratio else None
             row["detail"] = {
                 "stock_vs_twin": stock_ratio.to_dict() if stock_ratio else None,
                 "fused_vs_twin": fused_ratio.to_dict() if fused_ratio else None,
                 "fused_speedup_vs_stock": speedup.to_dict() if speedup else None,
+                "fused_portable_vs_twin": portable_ratio.to_dict() if portable_ratio else None,
             }
             row["noisy"] = any(r.noisy for r in (stock_ratio, fused_ratio) if r is not None)
             rows.append(row)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import onnx
 
+from se_deploy.backends.onnxruntime.engine import EngineDescription
 from se_deploy.rewrite.matcher import find_se_blocks
 
 ITERATIONS = 10
@@ -45,6 +46,12 @@ def se_roles(model: onnx.ModelProto) -> dict[str, str]:
 def categorize(node_name: str, op_name: str, roles: dict[str, str]) -> str:
     if node_name in roles:
         return roles[node_name]
+    if node_name.startswith("se_native/"):  # nodes the SE-native rewrite wrote (native/rewrite.py)
+        if op_name == "Reshape":
+            return "SE-native reshapes (views)"
+        if op_name == "Conv" and node_name.startswith("se_native/Conv"):
+            return "SE-native scale (+ residual, ReLU) conv"
+        return "SE squeeze"
     if node_name.startswith("se_deploy_"):
         return "fused SE node"
     if op_name in _LAYOUT:
@@ -58,8 +65,6 @@ def profile_engine(path: Path, batch: np.ndarray, threads: int, roles: dict[str,
     """Mean ms per inference spent in each category."""
     import onnxruntime as ort
 
-    from se_deploy.backends.onnxruntime.engine import EngineDescription
-
     description = EngineDescription.read(path)
     with tempfile.TemporaryDirectory(prefix="se-deploy-profile-") as scratch:
         options = ort.SessionOptions()
@@ -68,7 +73,15 @@ def profile_engine(path: Path, batch: np.ndarray, threads: int, roles: dict[str,
         options.intra_op_num_threads = threads
         options.log_severity_level = 3
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        session = ort.InferenceSession(str(path / description.model_file), options, providers=description.providers)
+        model_file = path / description.model_file
+        if description.native:  # the bucket graph this batch runs on, as it runs: ORT's optimizations off
+            from se_deploy.backends.onnxruntime.native.buckets import chunks
+
+            buckets = [int(b) for b in description.native["buckets"]]
+            batch, bucket, _real = next(chunks(batch, buckets))
+            model_file = path / description.native["files"][str(bucket)]
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        session = ort.InferenceSession(str(model_file), options, providers=description.providers)
         name = session.get_inputs()[0].name
         session.run(None, {name: batch})  # warm-up (also profiled; excluded below by run count)
         for _ in range(ITERATIONS):
@@ -89,7 +102,12 @@ def profile_se_tax(engines: dict[tuple[str, ...], Path], batch: np.ndarray, thre
         if backend != "onnxruntime" or variant == "baseline":
             continue
         model = onnx.load(str(path / "model.onnx"))
-        times = profile_engine(path, batch, threads, se_roles(model))
+        roles = se_roles(model)
+        native = EngineDescription.read(path).native
+        source = Path(EngineDescription.read(path).source_model)
+        if native and source.is_file():  # the native graph keeps ORT's names for the stock SE's excitation
+            roles = se_roles(onnx.load(str(source)))
+        times = profile_engine(path, batch, threads, roles)
         total = sum(times.values()) or 1.0
         for category, ms in sorted(times.items(), key=lambda item: -item[1]):
             rows.append(

@@ -56,15 +56,18 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "## SE overhead",
         "",
-        "| backend | precision | batch | twin ms | stock vs twin | fused vs twin | fused speed-up vs stock | noisy |",
+        "| backend | precision | batch | twin ms | stock vs twin [IQR] | fused vs twin [IQR] | fused-portable vs twin "
+        "| fused speed-up vs stock | noisy |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in report["overhead"]:
         speedup = row["fused_speedup_vs_stock"]
+        detail = row.get("detail", {})
         twin_ms = (row.get("round_ms") or {}).get("twin")
         lines.append(
             f"| {row['backend']} | {row['precision']} | {row['batch']} | {f'{twin_ms:.2f}' if twin_ms else '-'} | "
-            f"{_ratio(row['stock_vs_twin'])} | {_ratio(row['fused_vs_twin'])} | {f'{speedup:.3f}x' if speedup else '-'} | "
+            f"{_ratio_iqr(detail.get('stock_vs_twin'))} | {_ratio_iqr(detail.get('fused_vs_twin'))} | "
+            f"{_ratio(row.get('fused_portable_vs_twin'))} | {f'{speedup:.3f}x' if speedup else '-'} | "
             f"{'yes' if row['noisy'] else ''} |"
         )
     lines += [
@@ -122,6 +125,12 @@ def markdown(report: dict[str, Any]) -> str:
     if report["notes"]:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in report["notes"]]
     return "\n".join(lines) + "\n"
+
+
+def _ratio_iqr(summary: dict[str, Any] | None) -> str:
+    if not summary:
+        return "-"
+    return f"{summary['median']:.3f} [{summary['iqr_low']:.3f}-{summary['iqr_high']:.3f}]"
 
 
 def _ratio(value: float | None) -> str:

@@ -18,6 +18,7 @@ from se_deploy.rewrite.job import load_onnx
 from se_deploy.rewrite.surgery import strip_se
 
 STOCK, FUSED, TWIN, BASELINE = "stock", "fused", "twin", "baseline"
+FUSED_PORTABLE = "fused-portable"  # the fused graph without SE-native graphs (what ORT runs anywhere)
 
 
 @dataclass

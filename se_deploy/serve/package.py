@@ -79,6 +79,12 @@ def _marker(source: Path, model_file: Path) -> str:
     return json.dumps(record, indent=2) + "\n"
 
 
+_NATIVE_NOTE = (
+    "# SE-native graphs not packaged: they are tied to the build machine's ONNX Runtime and CPU (engine.json),\n"
+    "# and Triton's ONNX Runtime backend brings its own ORT; this serves the engine's portable fused graph.\n"
+)
+
+
 def plan_config(plan: Path, name: str, options: ServingOptions) -> str:
     """``tensorrt_plan`` config from the plan's sidecar (no TensorRT needed to write it)."""
     meta = PlanMetadata.read(plan)
@@ -164,6 +170,8 @@ def _write(
             text = (
                 plan_config(model_file, name, options) if is_plan else config_for(load_onnx(model_file), name, options)
             )
+            if source.is_dir() and EngineDescription.read(source).native:
+                text = _NATIVE_NOTE + text
             validated = False
             if validate:
                 try:

@@ -18,6 +18,9 @@ from se_deploy.backends.onnxruntime.engine import (
     EngineDescription,
     providers_for,
 )
+from se_deploy.backends.onnxruntime.native.build import NATIVE_DIR, NativeBuild, build_native, unavailable_reason
+from se_deploy.backends.onnxruntime.native.platform import current_platform
+from se_deploy.errors import InvalidArgumentError
 from se_deploy.fileio import atomic_write_text, created_dirs, replace_dir, staging_dir
 from se_deploy.models.checkpoint import sha256_of
 from se_deploy.onnx_compare import random_inputs, session
@@ -42,6 +45,9 @@ class BuildRequest:
     quant_target: str = "onnxruntime"  # whose quantization settings: onnxruntime (U8S8) or tensorrt (S8S8)
     quantize_se: bool = False
     force: bool = False
+    native: bool = True  # FP32 CPU: also write SE-native graphs (see backends/onnxruntime/native)
+    max_batch: int = 8  # SE-native: batch buckets 1, 2, 4, ... max_batch
+    hoist_squeeze: bool = False  # SE-native: squeeze before a linear 1x1 conv where exact (slower as written)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,8 @@ def preparation_of(request: BuildRequest) -> Preparation:
 
 def validate(request: BuildRequest) -> None:
     preparation_of(request).validate()
+    if request.max_batch < 1:
+        raise InvalidArgumentError(f"--max-batch must be at least 1, got {request.max_batch}")
 
 
 def build_onnxruntime_engine(request: BuildRequest, progress: Progress = lambda _m: None) -> BuildResult:
@@ -96,6 +104,10 @@ def _build(
             "INT8 Q/DQ on a GPU execution provider: ONNX Runtime's CUDA EP dequantizes most ops; TensorRT is the INT8 GPU path"
         )
 
+    native = None
+    if request.native and fused:
+        native = _native_graphs(request, source, se_blocks, notes, progress)
+
     progress("checking the engine runs")
     fidelity = _fidelity(source, model)
     import onnxruntime
@@ -114,14 +126,46 @@ def _build(
         notes=notes,
         versions={"se_deploy": se_deploy.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        native=native.to_dict() if native else None,
     )
     with staging_dir(parent) as staging:
         staged = staging / "engine"
         staged.mkdir()
         onnx.save(model, str(staged / MODEL_FILENAME))
+        if native:
+            (staged / NATIVE_DIR).mkdir()
+            for bucket, name in native.files().items():
+                onnx.save(native.graphs[bucket], str(staged / name))
         atomic_write_text(staged / ENGINE_FILENAME, description.to_json())
         replace_dir(staged, request.output, staging)
     return BuildResult(request.output, description, fidelity)
+
+
+def _native_graphs(
+    request: BuildRequest, source: onnx.ModelProto, se_blocks: int, notes: list[str], progress: Progress
+) -> NativeBuild | None:
+    """SE-native graphs for an FP32 CPU engine, or None with the reason in ``notes``."""
+    if request.precision != "fp32" or request.device != "cpu":
+        notes.append("SE-native graphs are built for FP32 CPU engines only: this engine is the portable one")
+        return None
+    reason = unavailable_reason(source, current_platform())
+    if reason:
+        notes.append(f"SE-native graphs not built ({reason}): this engine is the portable one")
+        return None
+    native = build_native(source, max_batch=request.max_batch, hoist=request.hoist_squeeze, progress=progress)
+    notes.extend(native.notes)
+    if len(native.blocks) < se_blocks:
+        notes.append(
+            f"SE-native: {se_blocks - len(native.blocks)} of {se_blocks} SE blocks are no longer a Mul by a gate in "
+            "ONNX Runtime's optimized graph: left as ORT optimized them"
+        )
+    for block in native.blocks:
+        if not block.native:
+            notes.append(f"SE-native: SE block {block.mul} left as ONNX Runtime optimized it: {block.reason}")
+    if native.native_blocks == 0:
+        notes.append("SE-native: no SE block could be rewritten: this engine is the portable one")
+        return None
+    return native
 
 
 def _fidelity(source: onnx.ModelProto, engine: onnx.ModelProto) -> dict[str, float]:

@@ -39,6 +39,7 @@ class EngineDescription:
     notes: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     created: str = ""
+    native: dict[str, Any] | None = None  # SE-native graphs per batch bucket (native/build.py's to_dict)
     schema: str = ENGINE_SCHEMA
 
     def to_json(self) -> str:

@@ -38,6 +38,13 @@ def open_session(path: Path, *, threads: int | None = None, spinning: bool = Tru
     else:
         model_path = path
     model = load_onnx(model_path)
+    if description is not None and description.native:
+        from se_deploy.backends.onnxruntime.native.session import NativeSession, check_platform
+
+        check_platform(description.native, folder)
+        files = {int(bucket): name for bucket, name in description.native["files"].items()}
+        native = NativeSession(folder, files, threads=threads, spinning=spinning)
+        return LoadedModel(model, model_path, native, description)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     if threads:

@@ -1,0 +1,135 @@
+"""Build the SE-native graphs of a model: per batch bucket, ORT-optimize, rewrite, verify against stock."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from se_deploy.backends.onnxruntime.native.buckets import batch_buckets
+from se_deploy.backends.onnxruntime.native.optimize import fix_batch, optimize_with_ort, static_shapes
+from se_deploy.backends.onnxruntime.native.platform import NativePlatform, current_platform
+from se_deploy.backends.onnxruntime.native.rewrite import BlockOutcome, rewrite_native
+from se_deploy.backends.onnxruntime.native.session import session_options
+from se_deploy.backends.onnxruntime.native.verify import NativeVerification, compare_logits, image_like_inputs
+from se_deploy.errors import SeDeployError
+from se_deploy.onnx_compare import batch_is_dynamic
+
+NATIVE_DIR = "native"
+
+
+class NativeVerificationError(SeDeployError):
+    """An SE-native graph does not reproduce stock ONNX Runtime: the engine is not written."""
+
+
+@dataclass
+class NativeBuild:
+    platform: NativePlatform
+    graphs: dict[int, onnx.ModelProto]  # bucket -> rewritten graph
+    blocks: list[BlockOutcome]
+    verification: list[NativeVerification]
+    hoist: bool
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def native_blocks(self) -> int:
+        return sum(b.native for b in self.blocks)
+
+    def files(self) -> dict[int, str]:
+        return {bucket: f"{NATIVE_DIR}/batch{bucket}.onnx" for bucket in self.graphs}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform.to_dict(),
+            "buckets": list(self.graphs),
+            "files": {str(k): v for k, v in self.files().items()},
+            "hoist_squeeze": self.hoist,
+            "native_blocks": self.native_blocks,
+            "blocks": [b.to_dict() for b in self.blocks],
+            "verification": [v.to_dict() for v in self.verification],
+        }
+
+
+def unavailable_reason(source: onnx.ModelProto, platform: NativePlatform) -> str | None:
+    """Why no SE-native graph can be built for ``source`` here (None: it can be tried)."""
+    if platform.nchwc_block is None:
+        return f"ONNX Runtime {platform.onnxruntime} uses no blocked (NCHWc) layout on this CPU ({platform.isa})"
+    dims = source.graph.input[0].type.tensor_type.shape.dim
+    if len(source.graph.input) != 1 or len(dims) != 4 or not all(d.HasField("dim_value") for d in dims[1:]):
+        return "the model does not have one 4-D image input with a fixed C, H, W"
+    return None
+
+
+def build_native(
+    source: onnx.ModelProto,
+    *,
+    max_batch: int,
+    hoist: bool = False,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> NativeBuild:
+    """Rewritten graphs for every bucket; raises NativeVerificationError when one disagrees with stock ORT."""
+    import onnxruntime as ort
+
+    platform = current_platform()
+    assert platform.nchwc_block is not None, "call unavailable_reason() first"
+    notes: list[str] = []
+    if batch_is_dynamic(source):
+        buckets = batch_buckets(max_batch)
+    else:
+        buckets = [source.graph.input[0].type.tensor_type.shape.dim[0].dim_value]
+        notes.append(f"the model has a fixed batch of {buckets[0]}: one SE-native graph, for that batch")
+    stock = ort.InferenceSession(
+        source.SerializeToString(), session_options(optimize=True), providers=["CPUExecutionProvider"]
+    )
+    input_name = source.graph.input[0].name
+    sample_shape = tuple(d.dim_value for d in source.graph.input[0].type.tensor_type.shape.dim[1:])
+    graphs: dict[int, onnx.ModelProto] = {}
+    verification: list[NativeVerification] = []
+    blocks: list[BlockOutcome] = []
+    with tempfile.TemporaryDirectory(prefix="se-native-") as scratch:
+        for bucket in buckets:
+            progress(f"SE-native graph for batch {bucket}: optimizing with ONNX Runtime, rewriting SE blocks")
+            fixed = fix_batch(source, bucket)
+            optimized = optimize_with_ort(fixed, Path(scratch) / f"optimized{bucket}.onnx")
+            rewritten = rewrite_native(optimized, static_shapes(fixed), platform.nchwc_block, hoist=hoist)
+            if not blocks:
+                blocks = rewritten.blocks
+            elif [b.native for b in rewritten.blocks] != [b.native for b in blocks]:
+                notes.append(
+                    f"batch {bucket}: {rewritten.native_blocks} SE blocks native (batch {buckets[0]}: "
+                    f"{sum(b.native for b in blocks)})"
+                )
+            progress(f"SE-native graph for batch {bucket}: verifying against stock ONNX Runtime")
+            native = ort.InferenceSession(
+                rewritten.model.SerializeToString(), session_options(optimize=False), providers=["CPUExecutionProvider"]
+            )
+            check = _verify(stock, native, input_name, (bucket, *sample_shape), bucket)
+            verification.append(check)
+            if not check.passed:
+                raise NativeVerificationError(
+                    f"the SE-native graph for batch {bucket} does not reproduce stock ONNX Runtime ({check.describe()}); "
+                    f"no engine written. Build with --portable, and report this model"
+                )
+            graphs[bucket] = rewritten.model
+    return NativeBuild(platform, graphs, blocks, verification, hoist, notes)
+
+
+def _verify(stock: Any, native: Any, name: str, shape: tuple[int, ...], bucket: int) -> NativeVerification:
+    """Two image-like batches per bucket; the worse result is kept."""
+    results = []
+    for seed in (bucket, bucket + 1000):
+        feeds = {name: image_like_inputs(shape, seed)}
+        results.append(compare_logits(stock.run(None, feeds)[0], native.run(None, feeds)[0], bucket))
+    worst = max(results, key=lambda r: (not r.passed, r.max_relative_error))
+    return NativeVerification(
+        bucket,
+        sum(r.samples for r in results),
+        max(r.max_abs_error for r in results),
+        max(r.max_relative_error for r in results),
+        min(r.top1_agreement for r in results),
+        all(r.passed for r in results) and worst.passed,
+    )

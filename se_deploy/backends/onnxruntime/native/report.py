@@ -1,0 +1,19 @@
+"""One-paragraph summary of an engine's SE-native graphs (what the CLI prints after a build)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def native_summary(native: dict[str, Any]) -> str:
+    platform = native["platform"]
+    blocks = native["blocks"]
+    hoisted = sum(b["hoisted"] for b in blocks)
+    worst = max(native["verification"], key=lambda v: v["max_relative_error"])
+    return (
+        f"SE-native: {native['native_blocks']} of {len(blocks)} SE blocks rewritten in ORT's NCHWc graph "
+        f"({hoisted} with the squeeze hoisted), batch buckets {', '.join(map(str, native['buckets']))}; "
+        f"for ONNX Runtime {platform['onnxruntime']}, {platform['isa']}, NCHWc block {platform['nchwc_block']}; "
+        f"vs stock ORT on image-like inputs: max relative error {worst['max_relative_error']:.1e}, "
+        f"top-1 agreement {min(v['top1_agreement'] for v in native['verification']):.0%}"
+    )

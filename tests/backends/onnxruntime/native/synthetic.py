@@ -1,0 +1,98 @@
+"""Hand-written graphs in the shape ORT's NCHWc optimizer leaves an SE block, for any block size.
+
+ORT only executes NCHWc graphs of its own CPU's block size, so these graphs are for the rewrite's
+structure (a pure function of graph + block size), not for running.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+NCHWC = "com.microsoft.nchwc"
+
+
+def optimized_se_graph(n: int, c: int, hw: int, block: int, *, residual: bool = True) -> tuple[onnx.ModelProto, dict]:
+    """x -> nchwc Conv1x1 (linear) -> ReorderOutput -> SE (ReduceMean, FCs) -> Mul [-> Add(r) -> Relu] -> ReorderInput."""
+    rng = np.random.default_rng(0)
+    cp = -(-c // block) * block  # ORT pads blocked weights to the block size
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((cp, cp, 1, 1)).astype(np.float32), "w3"),
+        numpy_helper.from_array(rng.standard_normal(cp).astype(np.float32), "b3"),
+        numpy_helper.from_array(np.array([2, 3], np.int64), "axes"),
+        numpy_helper.from_array(rng.standard_normal((block, cp, 1, 1)).astype(np.float32), "w1"),
+        numpy_helper.from_array(rng.standard_normal((cp, block, 1, 1)).astype(np.float32), "w2"),
+    ]
+    nodes = [
+        helper.make_node("ReorderInput", ["x"], ["xin_b"], domain=NCHWC, channels_last=0),
+        helper.make_node("Conv", ["xin_b", "w3", "b3"], ["xb"], domain=NCHWC, kernel_shape=[1, 1], group=1),
+        helper.make_node("ReorderOutput", ["xb"], ["X"], domain=NCHWC, channels=c, channels_last=0),
+        helper.make_node("ReduceMean", ["X", "axes"], ["mean"], keepdims=1),
+        helper.make_node("ReorderInput", ["mean"], ["mean_b"], domain=NCHWC, channels_last=0),
+        helper.make_node("Conv", ["mean_b", "w1"], ["h_b"], domain=NCHWC, kernel_shape=[1, 1], activation="Relu"),
+        helper.make_node("Conv", ["h_b", "w2"], ["g_b"], domain=NCHWC, kernel_shape=[1, 1], activation="Sigmoid"),
+        helper.make_node("ReorderOutput", ["g_b"], ["gate"], domain=NCHWC, channels=c, channels_last=0),
+        helper.make_node("Mul", ["X", "gate"], ["scaled"]),
+    ]
+    last = "scaled"
+    if residual:
+        nodes += [
+            helper.make_node("ReorderInput", ["r"], ["r_b"], domain=NCHWC, channels_last=0),
+            helper.make_node("ReorderOutput", ["r_b"], ["R"], domain=NCHWC, channels=c, channels_last=0),
+            helper.make_node("Add", ["scaled", "R"], ["sum"]),
+            helper.make_node("Relu", ["sum"], ["y"]),
+        ]
+        last = "y"
+    nodes += [
+        helper.make_node("ReorderInput", [last], ["y_b"], domain=NCHWC, channels_last=0),
+        helper.make_node("ReorderOutput", ["y_b"], ["out"], domain=NCHWC, channels=c, channels_last=0),
+    ]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, c, hw, hw])]
+    if residual:
+        inputs.append(helper.make_tensor_value_info("r", TensorProto.FLOAT, [n, c, hw, hw]))
+    graph = helper.make_graph(
+        nodes, "se", inputs, [helper.make_tensor_value_info("out", TensorProto.FLOAT, [n, c, hw, hw])], inits
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid(NCHWC, 1)])
+    plain = (n, c, hw, hw)
+    shapes = {name: plain for name in ("x", "r", "X", "R", "scaled", "sum", "y", "out")}
+    shapes |= {"mean": (n, c, 1, 1), "gate": (n, c, 1, 1)}
+    return model, shapes
+
+
+def optimized_concat_se_graph(n: int, parts: tuple[int, ...], hw: int, block: int) -> tuple[onnx.ModelProto, dict]:
+    """Blocked branches -> ReorderOutput each -> Concat(axis=1) -> SE (no residual) -> ReorderInput: an Inception module."""
+    rng = np.random.default_rng(0)
+    c = sum(parts)
+    cp = -(-c // block) * block
+    inits = [
+        numpy_helper.from_array(np.array([2, 3], np.int64), "axes"),
+        numpy_helper.from_array(rng.standard_normal((block, cp, 1, 1)).astype(np.float32), "w1"),
+        numpy_helper.from_array(rng.standard_normal((cp, block, 1, 1)).astype(np.float32), "w2"),
+    ]
+    nodes, inputs = [], []
+    for i, channels in enumerate(parts):
+        inputs.append(helper.make_tensor_value_info(f"x{i}", TensorProto.FLOAT, [n, channels, hw, hw]))
+        nodes += [
+            helper.make_node("ReorderInput", [f"x{i}"], [f"b{i}"], domain=NCHWC, channels_last=0),
+            helper.make_node("ReorderOutput", [f"b{i}"], [f"P{i}"], domain=NCHWC, channels=channels, channels_last=0),
+        ]
+    nodes += [
+        helper.make_node("Concat", [f"P{i}" for i in range(len(parts))], ["X"], axis=1),
+        helper.make_node("ReduceMean", ["X", "axes"], ["mean"], keepdims=1),
+        helper.make_node("ReorderInput", ["mean"], ["mean_b"], domain=NCHWC, channels_last=0),
+        helper.make_node("Conv", ["mean_b", "w1"], ["h_b"], domain=NCHWC, kernel_shape=[1, 1], activation="Relu"),
+        helper.make_node("Conv", ["h_b", "w2"], ["g_b"], domain=NCHWC, kernel_shape=[1, 1], activation="Sigmoid"),
+        helper.make_node("ReorderOutput", ["g_b"], ["gate"], domain=NCHWC, channels=c, channels_last=0),
+        helper.make_node("Mul", ["X", "gate"], ["y"]),
+        helper.make_node("ReorderInput", ["y"], ["y_b"], domain=NCHWC, channels_last=0),
+        helper.make_node("ReorderOutput", ["y_b"], ["out"], domain=NCHWC, channels=c, channels_last=0),
+    ]
+    graph = helper.make_graph(
+        nodes, "se_concat", inputs, [helper.make_tensor_value_info("out", TensorProto.FLOAT, [n, c, hw, hw])], inits
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid(NCHWC, 1)])
+    shapes = {f"P{i}": (n, channels, hw, hw) for i, channels in enumerate(parts)}
+    shapes |= {name: (n, c, hw, hw) for name in ("X", "y", "out")} | {"mean": (n, c, 1, 1), "gate": (n, c, 1, 1)}
+    return model, shapes

@@ -1,0 +1,141 @@
+"""SE-native engines built from a real export (the digits se_resnet_tiny), run by ORT on this CPU."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from click.testing import CliRunner
+
+import se_deploy
+from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
+from se_deploy.backends.onnxruntime.engine import EngineDescription
+from se_deploy.backends.onnxruntime.native import build as native_build
+from se_deploy.backends.onnxruntime.native.build import NativeVerificationError
+from se_deploy.backends.onnxruntime.native.platform import current_platform
+from se_deploy.backends.onnxruntime.native.verify import image_like_inputs
+from se_deploy.cli import main
+from se_deploy.errors import InvalidArgumentError
+from se_deploy.onnx_compare import session
+from se_deploy.serve.package import package
+
+pytestmark = pytest.mark.skipif(
+    current_platform().nchwc_block is None, reason="ONNX Runtime uses no NCHWc layout on this CPU"
+)
+
+
+@pytest.fixture(scope="module")
+def native_engine(tmp_path_factory: pytest.TempPathFactory, digits_models: dict[str, Path]) -> Path:
+    engine = tmp_path_factory.mktemp("native") / "engine"
+    build_onnxruntime_engine(BuildRequest(digits_models["se_resnet_tiny"], engine, max_batch=4, hoist_squeeze=True))
+    return engine
+
+
+def test_every_bucket_is_written_verified_and_described(native_engine: Path) -> None:
+    native = EngineDescription.read(native_engine).native
+    assert native is not None and native["buckets"] == [1, 2, 4]
+    assert all((native_engine / name).is_file() for name in native["files"].values())
+    assert [v["batch"] for v in native["verification"]] == [1, 2, 4]
+    assert all(
+        v["passed"] and v["max_relative_error"] < 1e-5 and v["top1_agreement"] == 1.0 for v in native["verification"]
+    )
+    platform = current_platform()
+    assert native["platform"] == platform.to_dict() and platform.nchwc_block in (8, 16)
+    blocks = native["blocks"]
+    assert len(blocks) == 4 and all(b["native"] or b["reason"] for b in blocks)
+    if platform.nchwc_block == 8:  # widths 8..64: every block is block-aligned; ORT keeps the 1x1 last one blocked
+        assert [b["native"] for b in blocks] == [True, True, True, False]
+        assert all(b["hoisted"] and b["residual"] for b in blocks[:3])
+        assert "already keeps this SE block in the blocked layout" in blocks[3]["reason"]
+    graph = onnx.load(str(native_engine / native["files"]["4"]))
+    groups = sorted(
+        a.i
+        for n in graph.graph.node
+        if n.domain == "com.microsoft.nchwc" and n.op_type == "Conv"
+        for a in n.attribute
+        if a.name == "group" and a.i > 1
+    )
+    assert groups == sorted(4 * b["channels"] for b in blocks if b["native"])  # one scaling conv per block, group N*C
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 6])
+def test_load_serves_any_batch_by_padding_and_chunking(
+    native_engine: Path, digits_models: dict[str, Path], n: int
+) -> None:
+    engine = se_deploy.load(native_engine)
+    batch = image_like_inputs((n, 3, 32, 32), seed=n)
+    stock = session(onnx.load(str(digits_models["se_resnet_tiny"]))).run(None, {"input": batch})[0]
+    got = engine(batch)
+    assert got.shape == (n, 10)
+    np.testing.assert_allclose(got, stock, rtol=1e-4, atol=1e-5)
+
+
+def test_load_refuses_an_engine_built_for_another_platform(native_engine: Path, tmp_path: Path) -> None:
+    for key, value in (("onnxruntime", "1.0.0"), ("isa", "sse4_1"), ("nchwc_block", 4)):
+        copy = tmp_path / key
+        shutil.copytree(native_engine, copy)
+        raw = json.loads((copy / "engine.json").read_text())
+        raw["native"]["platform"][key] = value
+        (copy / "engine.json").write_text(json.dumps(raw))
+        with pytest.raises(InvalidArgumentError, match=r"built for another platform .* rebuild it on this machine"):
+            se_deploy.load(copy)
+
+
+def test_a_graph_that_disagrees_with_stock_is_refused_and_nothing_is_written(
+    tmp_path: Path, digits_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = native_build.rewrite_native
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = real(*args, **kwargs)
+        for node in result.model.graph.node:  # drop the fused Relu: relu(s*x + r) becomes s*x + r
+            kept = [
+                a
+                for a in node.attribute
+                if not (
+                    node.op_type == "Conv"
+                    and a.name == "activation"
+                    and a.s == b"Relu"
+                    and any(b.name == "group" and b.i > 1 for b in node.attribute)
+                )
+            ]
+            del node.attribute[:]
+            node.attribute.extend(kept)
+        return result
+
+    monkeypatch.setattr(native_build, "rewrite_native", broken)
+    with pytest.raises(NativeVerificationError, match=r"does not reproduce stock ONNX Runtime .* --portable"):
+        build_onnxruntime_engine(BuildRequest(digits_models["se_resnet_tiny"], tmp_path / "engine", max_batch=1))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_portable_and_non_fp32_engines_have_no_native_graphs(tmp_path: Path, digits_models: dict[str, Path]) -> None:
+    source = digits_models["se_resnet_tiny"]
+    portable = build_onnxruntime_engine(BuildRequest(source, tmp_path / "p", native=False)).description
+    assert portable.native is None and not (tmp_path / "p" / "native").exists()
+    fp16 = build_onnxruntime_engine(BuildRequest(source, tmp_path / "h", precision="fp16")).description
+    assert fp16.native is None and any("FP32 CPU engines only" in note for note in fp16.notes)
+
+
+def test_cli_build_reports_native_blocks_and_fallbacks(tmp_path: Path, digits_models: dict[str, Path]) -> None:
+    source = str(digits_models["se_resnet_tiny"])
+    result = CliRunner().invoke(main, ["build", source, "-o", str(tmp_path / "e"), "--max-batch", "2"])
+    assert result.exit_code == 0, result.output
+    assert "SE-native:" in result.stdout and "batch buckets 1, 2" in result.stdout
+    if current_platform().nchwc_block == 8:
+        assert "left as ONNX Runtime optimized it" in result.stderr
+    result = CliRunner().invoke(main, ["build", source, "-o", str(tmp_path / "p"), "--portable"])
+    assert result.exit_code == 0 and "SE-native" not in result.stdout
+    result = CliRunner().invoke(main, ["build", source, "-o", str(tmp_path / "z"), "--max-batch", "0"])
+    assert result.exit_code == 1 and "--max-batch must be at least 1" in result.stderr
+
+
+def test_package_serves_the_portable_graph_and_says_why(native_engine: Path, tmp_path: Path) -> None:
+    (packaged,) = package([native_engine], tmp_path / "repo", names=["tiny"])
+    assert packaged.config.startswith("# SE-native graphs not packaged")
+    assert (tmp_path / "repo" / "tiny" / "1" / "model.onnx").is_file()
+    assert "max_batch_size: 64" in packaged.config
