@@ -13,6 +13,7 @@ from se_deploy.errors import ExportError, InvalidArgumentError, OutputError, SeD
 from se_deploy.fileio import atomic_write
 from se_deploy.onnx_compare import ModelComparison, compare_models, random_inputs, session
 from se_deploy.rewrite.matcher import MatchReport, find_se_blocks
+from se_deploy.rewrite.normalize import normalize
 from se_deploy.rewrite.surgery import SurgeryResult, fuse_se, strip_se
 
 _FLOAT16 = onnx.TensorProto.FLOAT16
@@ -36,7 +37,7 @@ def load_onnx(path: Path) -> onnx.ModelProto:
 
 
 def inspect_file(path: Path) -> MatchReport:
-    return find_se_blocks(load_onnx(path), residual=True)
+    return find_se_blocks(normalize(load_onnx(path)).model, residual=True)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class FuseOutcome:
             "residual": self.request.residual and not self.request.strip,
             "se_blocks": [block.to_dict() for block in self.surgery.report.blocks],
             "near_misses": [miss.to_dict() for miss in self.surgery.report.near_misses],
+            "normalized": self.surgery.normalized,
             "removed_nodes": self.surgery.removed_nodes,
             "added_nodes": self.surgery.added_nodes,
             "fused_ops": self.fused_ops,
