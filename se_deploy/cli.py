@@ -27,6 +27,9 @@ out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 
+INPUT_SHAPE_HELP = "NAME:1x3x640x640, the shape to run input NAME at (repeatable); needed where a dim is not fixed."
+
+
 def _user_errors(func: F) -> F:
     """Show SeDeployError as a one-paragraph message (exit 1) instead of a traceback."""
 
@@ -239,13 +242,24 @@ def inspect_command(model: Path, as_json: bool) -> None:
 @click.option("--strip", is_flag=True, help="Remove every SE block instead: the same network without SE.")
 @click.option("--no-residual", is_flag=True, help="Do not fold a following residual Add(+ReLU) into the fused node.")
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
+@click.option("--input-shape", "input_shapes", multiple=True, help=INPUT_SHAPE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 @_user_errors
-def fuse_command(model: Path, output: Path, strip: bool, no_residual: bool, force: bool, as_json: bool) -> None:
+def fuse_command(
+    model: Path, output: Path, strip: bool, no_residual: bool, force: bool, input_shapes: tuple[str, ...], as_json: bool
+) -> None:
     """Rewrite every SE block of an ONNX model into one se_deploy node (or strip them), verified with ONNX Runtime."""
+    from se_deploy.input_shapes import parse_input_shapes
     from se_deploy.rewrite.job import FuseRequest, run_fuse
 
-    request = FuseRequest(model=model, output=output, strip=strip, residual=not no_residual, force=force)
+    request = FuseRequest(
+        model=model,
+        output=output,
+        strip=strip,
+        residual=not no_residual,
+        force=force,
+        input_shapes=parse_input_shapes(input_shapes),
+    )
     with err.status("stripping SE blocks" if strip else "fusing SE blocks"):
         outcome = run_fuse(request)
     if as_json:
@@ -259,9 +273,12 @@ def fuse_command(model: Path, output: Path, strip: bool, no_residual: bool, forc
     else:
         ops = ", ".join(f"{count} x se_deploy::{op}" for op, count in outcome.fused_ops.items())
         assert outcome.comparison is not None
+        worst = outcome.comparison.worst
+        worst_text = f"; worst tensor {worst.name!r} relative error {worst.relative_error:.2e}" if worst else ""
         out.print(
             f"fused {blocks} SE block(s): {outcome.surgery.removed_nodes} nodes -> {ops} -> {output}\n"
             f"verified with ONNX Runtime against the input: max abs error {outcome.comparison.max_abs_error:.2e}"
+            f"{worst_text}"
         )
     for miss in outcome.surgery.report.near_misses:
         err.print(f"[yellow]near miss[/] {escape(f'{miss.anchor} ({miss.stage}): {miss.reason}')}", highlight=False)

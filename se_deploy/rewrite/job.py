@@ -11,6 +11,7 @@ import onnx
 
 from se_deploy.errors import ExportError, InvalidArgumentError, OutputError, SeDeployError
 from se_deploy.fileio import atomic_write
+from se_deploy.input_shapes import Shape, resolve_input_shapes
 from se_deploy.onnx_compare import ModelComparison, compare_models, random_inputs, session
 from se_deploy.rewrite.matcher import MatchReport, find_se_blocks
 from se_deploy.rewrite.normalize import normalize
@@ -48,6 +49,8 @@ class FuseRequest:
     residual: bool = True
     force: bool = False
     batches: tuple[int, ...] = (1, 3)
+    input_shapes: dict[str, Shape] | None = None  # --input-shape; else the model's fixed dims or metadata
+    seeds: int = 3
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ def run_fuse(request: FuseRequest) -> FuseOutcome:
         raise OutputError(f"{str(request.output)!r} already exists; pass --force to replace it")
     _check_output_dir(request.output)
     model = load_onnx(request.model)
+    resolve_input_shapes(model, request.input_shapes)  # refuse an unsized input before any work
     surgery = strip_se(model) if request.strip else fuse_se(model, residual=request.residual)
     if not surgery.report.blocks:
         hint = (
@@ -101,14 +105,25 @@ def run_fuse(request: FuseRequest) -> FuseOutcome:
 
     comparison = None
     if request.strip:
-        _check_runs_like(model, result)
+        _check_runs_like(model, result, request.input_shapes)
     else:
         half = any(init.data_type == _FLOAT16 for init in model.graph.initializer)
         tolerance = {"atol": 1e-2, "rtol": 1e-2} if half else {"atol": 1e-4, "rtol": 1e-3}
-        comparison = compare_models(model, result, batches=request.batches, **tolerance)
+        comparison = compare_models(
+            model,
+            result,
+            batches=request.batches,
+            seeds=request.seeds,
+            shapes=request.input_shapes,
+            intermediates=True,
+            **tolerance,
+        )
         if not comparison.passed:
+            worst = comparison.worst
+            assert worst is not None
             raise ExportError(
-                f"the fused model's outputs differ from the input model's (max abs error {comparison.max_abs_error:.3g}); "
+                f"the fused model differs from the input model: {worst.kind} {worst.name!r} is off by "
+                f"{worst.max_abs_error:.3g} (limit {worst.limit:.3g}, relative {worst.relative_error:.3g}); "
                 "nothing was written. Please report this with the model: it is a matcher bug."
             )
     remaining = len(find_se_blocks(result).blocks)
@@ -130,9 +145,11 @@ def _passes_checker(model: onnx.ModelProto) -> bool:
     return True
 
 
-def _check_runs_like(reference: onnx.ModelProto, candidate: onnx.ModelProto) -> None:
+def _check_runs_like(
+    reference: onnx.ModelProto, candidate: onnx.ModelProto, shapes: dict[str, Shape] | None = None
+) -> None:
     """The stripped twin must run and give outputs of the same shapes as the original."""
-    feeds = random_inputs(reference, 2, seed=0)
+    feeds = random_inputs(reference, 2, seed=0, shapes=shapes)
     names = [value.name for value in reference.graph.output]
     try:
         want = session(reference).run(names, feeds)
