@@ -315,6 +315,21 @@ def fuse_command(
     show_default=True,
     help="FP16: precision of the fused SE node.",
 )
+@click.option(
+    "--fp16-mode",
+    type=click.Choice(["full", "mixed"]),
+    default="full",
+    show_default=True,
+    help="FP16: every op, or mixed (ops that break fidelity stay FP32; onnxconverter-common's search).",
+)
+@click.option(
+    "--calib-fit",
+    type=click.Choice(["resize", "pad", "crop"]),
+    default="crop",
+    show_default=True,
+    help="INT8: fit calibration images to the input's H x W by stretching, padding or center-cropping.",
+)
+@click.option("--input-shape", "input_shapes", multiple=True, help=INPUT_SHAPE_HELP)
 @click.option("--no-fuse", is_flag=True, help="Keep the SE blocks as they are (the stock graph).")
 @click.option("--no-residual", is_flag=True, help="Do not fold residual Add(+ReLU) into the fused node.")
 @click.option(
@@ -340,6 +355,9 @@ def build_command(
     quant_target: str | None,
     quantize_se: bool,
     se_precision: str,
+    fp16_mode: str,
+    calib_fit: str,
+    input_shapes: tuple[str, ...],
     no_fuse: bool,
     no_residual: bool,
     min_batch: int,
@@ -367,6 +385,7 @@ def build_command(
         out.print(f"built TensorRT {plan.tensorrt_version} plan for {plan.gpu_name} -> {output}", highlight=False)
         return
     from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
+    from se_deploy.input_shapes import parse_input_shapes
 
     request = BuildRequest(
         model=model,
@@ -382,11 +401,15 @@ def build_command(
         quant_target=quant_target or backend,
         quantize_se=quantize_se,
         force=force,
+        input_shapes=parse_input_shapes(input_shapes),
+        fp16_mode=fp16_mode,
+        calib_fit=calib_fit,
     )
     with err.status("building") as status:
         result = build_onnxruntime_engine(request, progress=lambda message: status.update(message))
     for note in result.description.notes:
-        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+        style = "[bold red]" if note.startswith("WARNING") else "[yellow]note:[/] "
+        err.print(f"{style}{escape(note)}", highlight=False)
     if as_json:
         click.echo(json.dumps(json.loads(result.description.to_json()) | {"fidelity": result.fidelity}, indent=2))
         return
@@ -394,7 +417,9 @@ def build_command(
     out.print(
         f"built {d.precision} ONNX Runtime engine ({d.device}) -> {output}\n"
         f"SE blocks: {d.se_blocks} ({'fused' if d.fused else 'not fused'}); "
-        f"vs source FP32 on random inputs: max abs error {result.fidelity['max_abs_error']:.3g}, "
+        f"vs source FP32 on image-like inputs: max abs error {result.fidelity['max_abs_error']:.3g}, "
+        f"worst relative error {result.fidelity['worst_relative_error']:.2e}, "
+        f"{result.fidelity['changed_fraction']:.2%} of output values changed, "
         f"top-1 agreement {result.fidelity['top1_agreement_random_inputs']:.0%}",
         highlight=False,
     )

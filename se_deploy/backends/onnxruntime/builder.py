@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import onnx
 
 import se_deploy
@@ -19,15 +18,19 @@ from se_deploy.backends.onnxruntime.engine import (
     EngineDescription,
     providers_for,
 )
+from se_deploy.data.fit import FIT_POLICIES
 from se_deploy.errors import InvalidArgumentError, OutputError
 from se_deploy.fileio import atomic_write_text, ensure_writable_dir, replace_dir, staging_dir
+from se_deploy.input_shapes import Shape, resolve_input_shapes
 from se_deploy.models.checkpoint import sha256_of
-from se_deploy.onnx_compare import random_inputs, session
 from se_deploy.precision.calibration import load_calibration_set
+from se_deploy.precision.fidelity import measure_fidelity
 from se_deploy.precision.fp16 import convert_fp16
+from se_deploy.precision.fp16_mixed import convert_fp16_mixed
 from se_deploy.precision.int8 import CALIBRATION_METHODS, QUANT_PRESETS, quantize_int8
 from se_deploy.rewrite.job import load_onnx
 from se_deploy.rewrite.matcher import find_se_blocks
+from se_deploy.rewrite.normalize import normalize
 from se_deploy.rewrite.surgery import fuse_se
 
 
@@ -46,13 +49,16 @@ class BuildRequest:
     quant_target: str = "onnxruntime"  # whose quantization settings: onnxruntime (U8S8) or tensorrt (S8S8)
     quantize_se: bool = False
     force: bool = False
+    input_shapes: dict[str, Shape] | None = None  # --input-shape; else the model's fixed dims or metadata
+    fp16_mode: str = "full"  # full: every op FP16; mixed: onnxconverter-common keeps the offending ops FP32
+    calib_fit: str = "crop"  # aspect-ratio policy fitting calibration images to the input (data/fit.py)
 
 
 @dataclass(frozen=True)
 class BuildResult:
     engine_dir: Path
     description: EngineDescription
-    fidelity: dict[str, float] = field(default_factory=dict)
+    fidelity: dict[str, object] = field(default_factory=dict)
 
 
 Progress = Callable[[str], None]
@@ -70,6 +76,10 @@ def validate(request: BuildRequest) -> None:
             raise InvalidArgumentError(f"--quant-target must be one of {', '.join(QUANT_PRESETS)}")
     if request.se_precision not in ("fp16", "fp32"):
         raise InvalidArgumentError("--se-precision must be fp16 or fp32")
+    if request.fp16_mode not in ("full", "mixed"):
+        raise InvalidArgumentError("--fp16-mode must be full or mixed")
+    if request.calib_fit not in FIT_POLICIES:
+        raise InvalidArgumentError(f"--calib-fit must be one of {', '.join(FIT_POLICIES)}")
 
 
 def build_onnxruntime_engine(request: BuildRequest, progress: Progress = lambda _m: None) -> BuildResult:
@@ -79,6 +89,7 @@ def build_onnxruntime_engine(request: BuildRequest, progress: Progress = lambda 
         raise OutputError(f"{str(request.output)!r} already exists; pass --force to replace it")
     parent = ensure_writable_dir(request.output.parent if str(request.output.parent) else Path("."))
     source = load_onnx(request.model)
+    input_shape = next(iter(resolve_input_shapes(source, request.input_shapes, batch=1).values()), ())
     facts = model_metadata.read(source)
     notes: list[str] = []
 
@@ -92,7 +103,7 @@ def build_onnxruntime_engine(request: BuildRequest, progress: Progress = lambda 
         if se_blocks:
             model, fused = surgery.model, True
     else:
-        se_blocks = len(find_se_blocks(source).blocks)
+        se_blocks = len(find_se_blocks(normalize(source).model).blocks)
     if se_blocks == 0:
         notes.append("the model has no SE blocks: built as it is")
     elif quantize_unfused:
@@ -101,9 +112,14 @@ def build_onnxruntime_engine(request: BuildRequest, progress: Progress = lambda 
     details: dict[str, object] = {}
     if request.precision == "fp16":
         progress("converting to FP16")
-        result = convert_fp16(model, se_precision=request.se_precision)
+        if request.fp16_mode == "mixed":
+            progress("converting to mixed FP16/FP32 (onnxconverter-common auto_convert_mixed_precision)")
+            result = convert_fp16_mixed(model, shapes=request.input_shapes)
+        else:
+            result = convert_fp16(model, se_precision=request.se_precision)
         model = result.model
         details = {
+            "fp16_mode": request.fp16_mode,
             "keep_io_types": True,
             "se_precision": request.se_precision,
             "kept_fp32_ops": result.kept_fp32_ops,
@@ -118,7 +134,10 @@ def build_onnxruntime_engine(request: BuildRequest, progress: Progress = lambda 
                 f"no se-deploy preprocessing in the model: calibrating with ImageNet mean/std at {preprocessing.crop_size}px"
             )
         progress(f"reading calibration images from {request.calib}")
-        calibration = load_calibration_set(request.calib, preprocessing, samples=request.calib_samples)
+        size = (input_shape[2], input_shape[3]) if len(input_shape) == 4 else None
+        calibration = load_calibration_set(
+            request.calib, preprocessing, samples=request.calib_samples, size=size, fit=request.calib_fit
+        )
         notes.extend(calibration.notes)
         progress(f"calibrating ({request.calib_method}, {calibration.samples} images) and quantizing")
         quantized = quantize_int8(
@@ -139,7 +158,10 @@ def build_onnxruntime_engine(request: BuildRequest, progress: Progress = lambda 
             )
 
     progress("checking the engine runs")
-    fidelity = _fidelity(source, model)
+    measured = measure_fidelity(source, model, shapes=request.input_shapes)
+    warning = measured.warning(request.precision)
+    if warning:
+        notes.append(warning)
     model_metadata.embed(model, {"engine_precision": request.precision, "se_fused": fused})
     import onnxruntime
 
@@ -157,6 +179,7 @@ def build_onnxruntime_engine(request: BuildRequest, progress: Progress = lambda 
         notes=notes,
         versions={"se_deploy": se_deploy.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        fidelity=measured.to_dict(),
     )
     with staging_dir(parent) as staging:
         staged = staging / "engine"
@@ -164,14 +187,4 @@ def build_onnxruntime_engine(request: BuildRequest, progress: Progress = lambda 
         onnx.save(model, str(staged / MODEL_FILENAME))
         atomic_write_text(staged / ENGINE_FILENAME, description.to_json())
         replace_dir(staged, request.output, staging)
-    return BuildResult(request.output, description, fidelity)
-
-
-def _fidelity(source: onnx.ModelProto, engine: onnx.ModelProto) -> dict[str, float]:
-    """Engine vs source FP32 on random inputs: a smoke check that it runs and roughly agrees."""
-    feeds = random_inputs(source, 4, seed=0)
-    (want,) = session(source).run(None, feeds)[:1]
-    (got,) = session(engine).run(None, feeds)[:1]
-    want64, got64 = np.asarray(want, np.float64), np.asarray(got, np.float64)
-    agreement = float((want64.argmax(-1) == got64.argmax(-1)).mean()) if want64.ndim == 2 else float("nan")
-    return {"max_abs_error": float(np.abs(want64 - got64).max()), "top1_agreement_random_inputs": agreement}
+    return BuildResult(request.output, description, measured.to_dict())

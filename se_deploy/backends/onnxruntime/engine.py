@@ -40,6 +40,7 @@ class EngineDescription:
     versions: dict[str, str] = field(default_factory=dict)
     created: str = ""
     schema: str = ENGINE_SCHEMA
+    fidelity: dict[str, Any] = field(default_factory=dict)  # vs the FP32 source (precision/fidelity.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
