@@ -414,13 +414,14 @@ def build_command(
         click.echo(json.dumps(json.loads(result.description.to_json()) | {"fidelity": result.fidelity}, indent=2))
         return
     d = result.description
+    top1 = result.fidelity["top1_agreement_random_inputs"]
     out.print(
         f"built {d.precision} ONNX Runtime engine ({d.device}) -> {output}\n"
         f"SE blocks: {d.se_blocks} ({'fused' if d.fused else 'not fused'}); "
         f"vs source FP32 on image-like inputs: max abs error {result.fidelity['max_abs_error']:.3g}, "
         f"worst relative error {result.fidelity['worst_relative_error']:.2e}, "
-        f"{result.fidelity['changed_fraction']:.2%} of output values changed, "
-        f"top-1 agreement {result.fidelity['top1_agreement_random_inputs']:.0%}",
+        f"{result.fidelity['changed_fraction']:.2%} of output values changed"
+        + (f", top-1 agreement {top1:.0%}" if top1 is not None else ""),
         highlight=False,
     )
 

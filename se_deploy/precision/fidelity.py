@@ -27,7 +27,7 @@ class Fidelity:
     worst_relative_error: float  # max over outputs of max|a - b| / max|a|
     worst_output: str
     changed_fraction: float  # share of output elements off by more than CHANGED_SHARE of their output's range
-    top1_agreement_random_inputs: float  # 2-D outputs only (classifier logits); nan otherwise
+    top1_agreement_random_inputs: float | None  # 2-D first output only (classifier logits); None otherwise
     input_shapes: dict[str, list[int]]
     seeds: int
 
@@ -85,7 +85,7 @@ def measure_fidelity(
         worst_relative_error=worst_rel,
         worst_output=worst_name,
         changed_fraction=changed / total if total else 0.0,
-        top1_agreement_random_inputs=float(np.mean(agreements)) if agreements else float("nan"),
+        top1_agreement_random_inputs=float(np.mean(agreements)) if agreements else None,
         input_shapes={k: list(v) for k, v in resolved.items()},
         seeds=seeds,
     )
