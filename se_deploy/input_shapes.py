@@ -77,7 +77,7 @@ def resolve_input_shapes(
                 resolved.append(image_size)
             else:
                 label = dim.dim_param or (str(dim.dim_value) if dim.HasField("dim_value") else "unset")
-                example = "x".join(str(d) for d in [*resolved, *(["H"] * (len(dims) - axis))])
+                example = "x".join(_example_dims(dims, resolved))
                 raise InvalidArgumentError(
                     f"input {value.name!r} dim {axis} ({label!r}) has no fixed size and the model names none; "
                     f"pass --input-shape {value.name}:{example} with the size it runs at"
@@ -95,6 +95,17 @@ def with_batch(shapes: dict[str, Shape], model: onnx.ModelProto, batch: int) -> 
 def batch_is_free(value: onnx.ValueInfoProto) -> bool:
     dims = value.type.tensor_type.shape.dim
     return len(dims) > 1 and not (dims[0].HasField("dim_value") and dims[0].dim_value > 0)
+
+
+def _example_dims(dims: list[onnx.TensorShapeProto.Dimension], resolved: list[int]) -> list[str]:
+    """The dims known so far, then each remaining dim's fixed size or a placeholder (H, W for images)."""
+    names = {2: "H", 3: "W"} if len(dims) == 4 else {}
+    example = [str(d) for d in resolved]
+    for axis in range(len(resolved), len(dims)):
+        dim = dims[axis]
+        fixed = dim.HasField("dim_value") and dim.dim_value > 0
+        example.append(str(dim.dim_value) if fixed else names.get(axis, "D"))
+    return example
 
 
 def _checked_override(name: str, dims: list[onnx.TensorShapeProto.Dimension], shape: Shape, batch: int | None) -> Shape:
