@@ -4,6 +4,7 @@ Exporters other than torch.onnx spell the same network differently. Rather than 
 link every spelling, this pass rewrites the spellings that change no value into one form:
 
 * the nodes are topologically sorted (FP16 converters append their input ``Cast`` nodes at the end);
+* layout Transposes are sunk and cancelled (``layout.py``): an NHWC export's SE appears in NCHW;
 * no-ops go: ``Identity``, inference ``Dropout`` (mask unused, not in training mode), a ``Cast`` to
   the type its input already has, and ``Unsqueeze``/``Squeeze`` pairs over the same axes;
 * a per-channel bias or scale written as a separate ``Add``/``Mul`` after a ``Conv`` (Paddle2ONNX and
@@ -27,6 +28,7 @@ import onnx
 from onnx import numpy_helper
 
 from se_deploy.rewrite.graph import attribute, topologically_sorted
+from se_deploy.rewrite.layout import sink_transposes
 
 _STANDARD = ("", "ai.onnx")
 
@@ -46,6 +48,9 @@ def normalize(model: onnx.ModelProto) -> NormalizeResult:
     result = copy.deepcopy(model)
     topologically_sorted(result)
     changes: Counter[str] = Counter()
+    sunk = sink_transposes(result)
+    if sunk:
+        changes["transpose_sunk"] = sunk
     for _ in range(8):  # each rewrite can expose another (Identity between Conv and its bias Add)
         before = sum(changes.values())
         state = _State(result)

@@ -47,7 +47,7 @@ def test_inspect_fuse_and_strip(name: str, tmp_path: Path) -> None:
     outcome = json.loads(stdout)
     verification = outcome["verification"]
     assert verification["passed"] and outcome["remaining_se_blocks"] == 0
-    assert verification["tensors_compared"] > 10  # intermediates too, not only the outputs
+    assert verification["tensors_compared"] > 5  # intermediates too, not only the one output
     fused = onnx.load(str(tmp_path / "fused.onnx"))
     onnx.checker.check_model(fused)  # sorted, whatever order the input had
     assert sum(outcome["fused_ops"].values()) == entry["se_blocks"]
