@@ -32,3 +32,15 @@ def test_fixed_non_square_model_calibrates(tmp_path: Path, fit: str) -> None:
     assert any(node.op_type == "QuantizeLinear" for node in quantized.graph.node)
     (out,) = session(quantized).run(None, {"x": np.zeros((1, 3, 48, 320), np.float32)})
     assert out.shape[0] == 1
+
+
+def test_nhwc_model_calibration_is_refused_with_the_shape(tmp_path: Path) -> None:
+    from se_deploy.errors import InvalidArgumentError
+
+    images = tmp_path / "calib"
+    images.mkdir()
+    Image.new("RGB", (64, 64)).save(images / "0.png")
+    nhwc = FIXTURE.with_name("tf_senet_nhwc_opset13.onnx")
+    with pytest.raises(InvalidArgumentError, match=r"NCHW RGB images.*\[1, 64, 64, 3\]"):
+        build_onnxruntime_engine(BuildRequest(nhwc, tmp_path / "engine", precision="int8", calib=images))
+    assert not (tmp_path / "engine").exists()

@@ -134,7 +134,12 @@ def build_onnxruntime_engine(request: BuildRequest, progress: Progress = lambda 
                 f"no se-deploy preprocessing in the model: calibrating with ImageNet mean/std at {preprocessing.crop_size}px"
             )
         progress(f"reading calibration images from {request.calib}")
-        size = (input_shape[2], input_shape[3]) if len(input_shape) == 4 else None
+        if len(input_shape) != 4 or input_shape[1] != 3:
+            raise InvalidArgumentError(
+                f"INT8 calibration feeds NCHW RGB images, but the model's input has shape {list(input_shape)}; "
+                "build this model in fp32 or fp16"
+            )
+        size = (input_shape[2], input_shape[3])
         calibration = load_calibration_set(
             request.calib, preprocessing, samples=request.calib_samples, size=size, fit=request.calib_fit
         )
