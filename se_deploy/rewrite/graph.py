@@ -141,10 +141,21 @@ def _static(shape: tuple[Dim, ...] | None) -> bool:
 def _merge_symbolic_shapes(model: onnx.ModelProto, shapes: dict[str, tuple[Dim, ...]]) -> None:
     """Fill shapes ONNX's inference left unknown with ONNX Runtime's symbolic inference, which follows
     ``Shape -> Gather -> Concat -> Reshape`` chains over symbolic dims (the legacy exporter's ``view(b, c, 1, 1)``)."""
+    import os
+    import tempfile
+
+    cwd = os.getcwd()
     try:
         from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
-        inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=True)
+        # When it cannot infer everything it saves the model as "sym_shape_infer_temp.onnx" in the
+        # working directory before raising: let it write into a scratch folder, not the user's.
+        with tempfile.TemporaryDirectory(prefix="se-deploy-shapes-") as scratch:
+            os.chdir(scratch)
+            try:
+                inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=True)
+            finally:
+                os.chdir(cwd)
     except Exception:  # best effort: unknown ops, custom domains, or a missing sympy
         return
     if inferred is None:
