@@ -29,6 +29,9 @@ out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 
+INPUT_SHAPE_HELP = "NAME:1x3x640x640, the shape to run input NAME at (repeatable); needed where a dim is not fixed."
+
+
 def _user_errors(func: F) -> F:
     """Show SeDeployError as a one-paragraph message (exit 1) instead of a traceback."""
 
@@ -251,13 +254,24 @@ def inspect_command(model: Path, as_json: bool) -> None:
 @click.option("--strip", is_flag=True, help="Remove every SE block instead: the same network without SE.")
 @click.option("--no-residual", is_flag=True, help="Do not fold a following residual Add(+ReLU) into the fused node.")
 @click.option("--force", is_flag=True, help="Replace an existing output file (only one se-deploy wrote).")
+@click.option("--input-shape", "input_shapes", multiple=True, help=INPUT_SHAPE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 @_user_errors
-def fuse_command(model: Path, output: Path, strip: bool, no_residual: bool, force: bool, as_json: bool) -> None:
+def fuse_command(
+    model: Path, output: Path, strip: bool, no_residual: bool, force: bool, input_shapes: tuple[str, ...], as_json: bool
+) -> None:
     """Rewrite every SE block of an ONNX model into one se_deploy node (or strip them), verified with ONNX Runtime."""
+    from se_deploy.input_shapes import parse_input_shapes
     from se_deploy.rewrite.job import FuseRequest, run_fuse
 
-    request = FuseRequest(model=model, output=output, strip=strip, residual=not no_residual, force=force)
+    request = FuseRequest(
+        model=model,
+        output=output,
+        strip=strip,
+        residual=not no_residual,
+        force=force,
+        input_shapes=parse_input_shapes(input_shapes),
+    )
     with err.status("stripping SE blocks" if strip else "fusing SE blocks"):
         outcome = run_fuse(request)
     if as_json:
@@ -271,9 +285,12 @@ def fuse_command(model: Path, output: Path, strip: bool, no_residual: bool, forc
     else:
         ops = ", ".join(f"{count} x se_deploy::{op}" for op, count in outcome.fused_ops.items())
         assert outcome.comparison is not None
+        worst = outcome.comparison.worst
+        worst_text = f"; worst tensor {worst.name!r} relative error {worst.relative_error:.2e}" if worst else ""
         out.print(
             f"fused {blocks} SE block(s): {outcome.surgery.removed_nodes} nodes -> {ops} -> {output}\n"
             f"verified with ONNX Runtime against the input: max abs error {outcome.comparison.max_abs_error:.2e}"
+            f"{worst_text}"
         )
     for miss in outcome.surgery.report.near_misses:
         err.print(f"[yellow]near miss[/] {escape(f'{miss.anchor} ({miss.stage}): {miss.reason}')}", highlight=False)
@@ -326,6 +343,21 @@ def fuse_command(model: Path, output: Path, strip: bool, no_residual: bool, forc
     show_default=True,
     help="FP16: precision of the fused SE node.",
 )
+@click.option(
+    "--fp16-mode",
+    type=click.Choice(["full", "mixed"]),
+    default="full",
+    show_default=True,
+    help="FP16: every op, or mixed (ops that break fidelity stay FP32; onnxconverter-common's search).",
+)
+@click.option(
+    "--calib-fit",
+    type=click.Choice(["resize", "pad", "crop"]),
+    default="crop",
+    show_default=True,
+    help="INT8: fit calibration images to the input's H x W by stretching, padding or center-cropping.",
+)
+@click.option("--input-shape", "input_shapes", multiple=True, help=INPUT_SHAPE_HELP)
 @click.option("--no-fuse", is_flag=True, help="Keep the SE blocks as they are (the stock graph).")
 @click.option("--no-residual", is_flag=True, help="Do not fold residual Add(+ReLU) into the fused node.")
 @click.option(
@@ -376,6 +408,9 @@ def build_command(
     quant_target: str | None,
     quantize_se: bool,
     se_precision: str,
+    fp16_mode: str,
+    calib_fit: str,
+    input_shapes: tuple[str, ...],
     no_fuse: bool,
     no_residual: bool,
     min_batch: int,
@@ -418,6 +453,7 @@ def build_command(
         return
     from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
     from se_deploy.backends.onnxruntime.native.report import native_summary
+    from se_deploy.input_shapes import parse_input_shapes
 
     request = BuildRequest(
         model=model,
@@ -436,20 +472,27 @@ def build_command(
         native=not portable,
         max_batch=8 if max_batch is None else max_batch,
         hoist_squeeze=squeeze_hoist,
+        input_shapes=parse_input_shapes(input_shapes),
+        fp16_mode=fp16_mode,
+        calib_fit=calib_fit,
     )
     with terminal_progress(err, quiet=as_json) as progress:
         result = build_onnxruntime_engine(request, progress=progress)
     for note in result.description.notes:
-        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+        style = "[bold red]" if note.startswith("WARNING") else "[yellow]note:[/] "
+        err.print(f"{style}{escape(note)}", highlight=False)
     if as_json:
         click.echo(json.dumps(json.loads(result.description.to_json()) | {"fidelity": result.fidelity}, indent=2))
         return
     d = result.description
+    top1 = result.fidelity["top1_agreement_random_inputs"]
     out.print(
         f"built {d.precision} ONNX Runtime engine ({d.device}) -> {output}\n"
         f"SE blocks: {d.se_blocks} ({'fused' if d.fused else 'not fused'}); "
-        f"vs source FP32 on random inputs: max abs error {result.fidelity['max_abs_error']:.3g}, "
-        f"top-1 agreement {result.fidelity['top1_agreement_random_inputs']:.0%}",
+        f"vs source FP32 on image-like inputs: max abs error {result.fidelity['max_abs_error']:.3g}, "
+        f"worst relative error {result.fidelity['worst_relative_error']:.2e}, "
+        f"{result.fidelity['changed_fraction']:.2%} of output values changed"
+        + (f", top-1 agreement {top1:.0%}" if top1 is not None else ""),
         highlight=False,
     )
     if d.native:

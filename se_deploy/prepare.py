@@ -15,11 +15,15 @@ from typing import Any
 import onnx
 
 from se_deploy import model_metadata
+from se_deploy.data.fit import FIT_POLICIES
 from se_deploy.errors import InvalidArgumentError
+from se_deploy.input_shapes import Shape, resolve_input_shapes
 from se_deploy.precision.calibration import load_calibration_set
 from se_deploy.precision.fp16 import convert_fp16
+from se_deploy.precision.fp16_mixed import convert_fp16_mixed
 from se_deploy.precision.int8 import CALIBRATION_METHODS, QUANT_PRESETS, quantize_int8
 from se_deploy.rewrite.matcher import find_se_blocks
+from se_deploy.rewrite.normalize import normalize
 from se_deploy.rewrite.surgery import fuse_se
 
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
@@ -39,6 +43,9 @@ class Preparation:
     calib_method: str = "minmax"
     quant_target: str = "onnxruntime"  # whose INT8 settings: onnxruntime (U8S8) or tensorrt (S8S8)
     quantize_se: bool = False
+    input_shapes: dict[str, Shape] | None = None  # --input-shape; else the model's fixed dims or metadata
+    fp16_mode: str = "full"  # full: every op FP16; mixed: onnxconverter-common keeps the offending ops FP32
+    calib_fit: str = "crop"  # aspect-ratio policy fitting calibration images to the input (data/fit.py)
 
     def validate(self) -> None:
         if self.precision not in PRECISIONS:
@@ -54,6 +61,10 @@ class Preparation:
                 raise InvalidArgumentError(f"--quant-target must be one of {', '.join(QUANT_PRESETS)}")
         if self.se_precision not in ("fp16", "fp32"):
             raise InvalidArgumentError("--se-precision must be fp16 or fp32")
+        if self.fp16_mode not in ("full", "mixed"):
+            raise InvalidArgumentError("--fp16-mode must be full or mixed")
+        if self.calib_fit not in FIT_POLICIES:
+            raise InvalidArgumentError(f"--calib-fit must be one of {', '.join(FIT_POLICIES)}")
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,7 @@ def prepare_model(
         if se_blocks:
             model, fused = surgery.model, True
     else:
-        se_blocks = len(find_se_blocks(source).blocks)
+        se_blocks = len(find_se_blocks(normalize(source).model).blocks)
     if se_blocks == 0:
         notes.append("the model has no SE blocks: built as it is")
     elif quantize_unfused:
@@ -90,9 +101,14 @@ def prepare_model(
     details: dict[str, Any] = {}
     if preparation.precision == "fp16":
         progress("converting to FP16")
-        result = convert_fp16(model, se_precision=preparation.se_precision)
+        if preparation.fp16_mode == "mixed":
+            progress("converting to mixed FP16/FP32 (onnxconverter-common auto_convert_mixed_precision)")
+            result = convert_fp16_mixed(model, shapes=preparation.input_shapes)
+        else:
+            result = convert_fp16(model, se_precision=preparation.se_precision)
         model = result.model
         details = {
+            "fp16_mode": preparation.fp16_mode,
             "keep_io_types": True,
             "se_precision": preparation.se_precision,
             "kept_fp32_ops": result.kept_fp32_ops,
@@ -107,7 +123,19 @@ def prepare_model(
                 f"no se-deploy preprocessing in the model: calibrating with ImageNet mean/std at {preprocessing.crop_size}px"
             )
         progress(f"reading calibration images from {preparation.calib}")
-        calibration = load_calibration_set(preparation.calib, preprocessing, samples=preparation.calib_samples)
+        input_shape = next(iter(resolve_input_shapes(source, preparation.input_shapes, batch=1).values()), ())
+        if len(input_shape) != 4 or input_shape[1] != 3:
+            raise InvalidArgumentError(
+                f"INT8 calibration feeds NCHW RGB images, but the model's input has shape {list(input_shape)}; "
+                "build this model in fp32 or fp16"
+            )
+        calibration = load_calibration_set(
+            preparation.calib,
+            preprocessing,
+            samples=preparation.calib_samples,
+            size=(input_shape[2], input_shape[3]),
+            fit=preparation.calib_fit,
+        )
         notes.extend(calibration.notes)
         progress(f"calibrating ({preparation.calib_method}, {calibration.samples} images) and quantizing")
         quantized = quantize_int8(

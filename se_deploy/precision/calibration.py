@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from se_deploy.data.fit import load_fitted_image
 from se_deploy.data.images import LabeledImage, load_image, scan_image_folder
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.models.registry import Preprocessing
@@ -35,13 +36,22 @@ class CalibrationSet:
 
 
 def load_calibration_set(
-    folder: Path, preprocessing: Preprocessing, *, samples: int = 256, batch_size: int = 8
+    folder: Path,
+    preprocessing: Preprocessing,
+    *,
+    samples: int = 256,
+    batch_size: int = 8,
+    size: tuple[int, int] | None = None,
+    fit: str = "crop",
 ) -> CalibrationSet:
     """Up to ``samples`` images spread evenly over ``folder`` (all classes, when it has class folders).
 
     Deterministic: the same folder gives the same images in the same order on every machine
     (``SELECTION_RULE``). MinMax calibration does not depend on their order or batching anyway
     (benchmarks/results/int8_reproducibility.json), but the selection does change the ranges.
+
+    ``size`` (H, W) is the model's own input size; unless it is ``preprocessing``'s square crop, images
+    are fitted to it by ``fit`` (resize, pad or crop: ``se_deploy.data.fit``).
     """
     if samples < 1:
         raise InvalidArgumentError(f"--calib-samples must be at least 1, got {samples}")
@@ -56,7 +66,10 @@ def load_calibration_set(
     arrays, unreadable, used = [], [], []
     for image in chosen:
         try:
-            arrays.append(load_image(image.path, preprocessing))
+            if size is None or (size == (preprocessing.crop_size, preprocessing.crop_size) and fit == "crop"):
+                arrays.append(load_image(image.path, preprocessing))
+            else:
+                arrays.append(load_fitted_image(image.path, size, fit, preprocessing))
             used.append(image.path.relative_to(folder).as_posix())
         except InvalidArgumentError:
             unreadable.append(image.path.name)

@@ -90,8 +90,6 @@ def make_fused_node(
 
 def make_function(variant: SEVariant, opset: int, *, overload: str | None = None) -> onnx.FunctionProto:
     """The model-local function implementing ``variant`` in standard ONNX ops of ``opset``."""
-    if variant.activation == "hard_swish" and opset < 14:
-        raise ValueError("hard_swish needs opset >= 14 (HardSwish)")
     if variant.activation == "gelu" and opset < 20:
         raise ValueError("gelu needs opset >= 20 (Gelu)")
     nodes: list[onnx.NodeProto] = []
@@ -104,7 +102,7 @@ def make_function(variant: SEVariant, opset: int, *, overload: str | None = None
         nodes.append(helper.make_node("Unsqueeze", ["W2"], ["W2k"], axes=[2, 3]))
     nodes.append(helper.make_node("GlobalAveragePool", ["X"], ["S"]))
     nodes.append(helper.make_node("Conv", ["S", "W1k", "B1"], ["H"]))
-    nodes.extend(activation_nodes(variant.activation, "H", "A"))
+    nodes.extend(activation_nodes(variant.activation, "H", "A", opset=opset))
     nodes.append(helper.make_node("Conv", ["A", "W2k", "B2"], ["E"]))
     nodes.append(gate_node(variant.gate, "E", "G"))
     inputs = ["X", "W1", "B1", "W2", "B2"]
@@ -147,8 +145,17 @@ def gate_node(gate: str, x: str, y: str) -> onnx.NodeProto:
     return node
 
 
-def activation_nodes(activation: str, x: str, y: str) -> list[onnx.NodeProto]:
-    """The activation inside a function body (leaky ReLU reads its slope from the node's attributes)."""
+def activation_nodes(activation: str, x: str, y: str, *, opset: int = 14) -> list[onnx.NodeProto]:
+    """The activation inside a function body (leaky ReLU reads its slope from the node's attributes).
+
+    Below opset 14 (no HardSwish op) hard swish is written ``x * HardSigmoid(x, 1/6, 1/2)``, as torch's
+    exporter writes it there.
+    """
+    if activation == "hard_swish" and opset < 14:
+        return [
+            helper.make_node("HardSigmoid", [x], ["Hs"], alpha=1.0 / 6.0, beta=0.5),
+            helper.make_node("Mul", [x, "Hs"], [y]),
+        ]
     if activation == "relu":
         return [helper.make_node("Relu", [x], [y])]
     if activation == "silu":

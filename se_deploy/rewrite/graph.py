@@ -129,7 +129,44 @@ def _infer_shapes(model: onnx.ModelProto) -> tuple[dict[str, tuple[Dim, ...]], d
     for init in graph.initializer:
         shapes[init.name] = tuple(init.dims)
         types[init.name] = init.data_type
+    if any(name and not _static(shapes.get(name)) for node in graph.node for name in node.output):
+        _merge_symbolic_shapes(model, shapes)
     return shapes, types
+
+
+def _static(shape: tuple[Dim, ...] | None) -> bool:
+    return shape is not None and all(isinstance(d, int) for d in shape)
+
+
+def _merge_symbolic_shapes(model: onnx.ModelProto, shapes: dict[str, tuple[Dim, ...]]) -> None:
+    """Fill shapes ONNX's inference left unknown with ONNX Runtime's symbolic inference, which follows
+    ``Shape -> Gather -> Concat -> Reshape`` chains over symbolic dims (the legacy exporter's ``view(b, c, 1, 1)``)."""
+    import os
+    import tempfile
+
+    cwd = os.getcwd()
+    try:
+        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+        # When it cannot infer everything it saves the model as "sym_shape_infer_temp.onnx" in the
+        # working directory before raising: let it write into a scratch folder, not the user's.
+        with tempfile.TemporaryDirectory(prefix="se-deploy-shapes-") as scratch:
+            os.chdir(scratch)
+            try:
+                inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=True)
+            finally:
+                os.chdir(cwd)
+    except Exception:  # best effort: unknown ops, custom domains, or a missing sympy
+        return
+    if inferred is None:
+        return
+    for value in (*inferred.graph.value_info, *inferred.graph.output):
+        tensor = value.type.tensor_type
+        if _static(shapes.get(value.name)) or not value.type.HasField("tensor_type") or not tensor.HasField("shape"):
+            continue  # one source of symbols per model: symbolic dims are all taken from this inference
+        shapes[value.name] = tuple(
+            d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tensor.shape.dim
+        )
 
 
 def topologically_sorted(model: onnx.ModelProto) -> onnx.ModelProto:

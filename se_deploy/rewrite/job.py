@@ -12,9 +12,11 @@ import onnx
 from se_deploy import model_metadata
 from se_deploy.errors import ExportError, InvalidArgumentError, OutputError, SeDeployError
 from se_deploy.fileio import atomic_write
+from se_deploy.input_shapes import Shape, resolve_input_shapes
 from se_deploy.onnx_compare import ModelComparison, compare_models, random_inputs, session
 from se_deploy.output_guard import ONNX_FILE, check_output
 from se_deploy.rewrite.matcher import MatchReport, find_se_blocks
+from se_deploy.rewrite.normalize import normalize
 from se_deploy.rewrite.surgery import SurgeryResult, fuse_se, strip_se
 
 _FLOAT16 = onnx.TensorProto.FLOAT16
@@ -38,7 +40,7 @@ def load_onnx(path: Path) -> onnx.ModelProto:
 
 
 def inspect_file(path: Path) -> MatchReport:
-    return find_se_blocks(load_onnx(path), residual=True)
+    return find_se_blocks(normalize(load_onnx(path)).model, residual=True)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class FuseRequest:
     residual: bool = True
     force: bool = False
     batches: tuple[int, ...] = (1, 3)
+    input_shapes: dict[str, Shape] | None = None  # --input-shape; else the model's fixed dims or metadata
+    seeds: int = 3
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class FuseOutcome:
             "residual": self.request.residual and not self.request.strip,
             "se_blocks": [block.to_dict() for block in self.surgery.report.blocks],
             "near_misses": [miss.to_dict() for miss in self.surgery.report.near_misses],
+            "normalized": self.surgery.normalized,
             "removed_nodes": self.surgery.removed_nodes,
             "added_nodes": self.surgery.added_nodes,
             "fused_ops": self.fused_ops,
@@ -80,6 +85,7 @@ def run_fuse(request: FuseRequest) -> FuseOutcome:
     check_output(request.output, ONNX_FILE, force=request.force, inputs=[request.model])
     _check_output_dir(request.output)
     model = load_onnx(request.model)
+    resolve_input_shapes(model, request.input_shapes)  # refuse an unsized input before any work
     surgery = strip_se(model) if request.strip else fuse_se(model, residual=request.residual)
     if not surgery.report.blocks:
         hint = (
@@ -100,14 +106,25 @@ def run_fuse(request: FuseRequest) -> FuseOutcome:
 
     comparison = None
     if request.strip:
-        _check_runs_like(model, result)
+        _check_runs_like(model, result, request.input_shapes)
     else:
         half = any(init.data_type == _FLOAT16 for init in model.graph.initializer)
         tolerance = {"atol": 1e-2, "rtol": 1e-2} if half else {"atol": 1e-4, "rtol": 1e-3}
-        comparison = compare_models(model, result, batches=request.batches, **tolerance)
+        comparison = compare_models(
+            model,
+            result,
+            batches=request.batches,
+            seeds=request.seeds,
+            shapes=request.input_shapes,
+            intermediates=True,
+            **tolerance,
+        )
         if not comparison.passed:
+            worst = comparison.worst
+            assert worst is not None
             raise ExportError(
-                f"the fused model's outputs differ from the input model's (max abs error {comparison.max_abs_error:.3g}); "
+                f"the fused model differs from the input model: {worst.kind} {worst.name!r} is off by "
+                f"{worst.max_abs_error:.3g} (limit {worst.limit:.3g}, relative {worst.relative_error:.3g}); "
                 "nothing was written. Please report this with the model: it is a matcher bug."
             )
     remaining = len(find_se_blocks(result).blocks)
@@ -130,9 +147,11 @@ def _passes_checker(model: onnx.ModelProto) -> bool:
     return True
 
 
-def _check_runs_like(reference: onnx.ModelProto, candidate: onnx.ModelProto) -> None:
+def _check_runs_like(
+    reference: onnx.ModelProto, candidate: onnx.ModelProto, shapes: dict[str, Shape] | None = None
+) -> None:
     """The stripped twin must run and give outputs of the same shapes as the original."""
-    feeds = random_inputs(reference, 2, seed=0)
+    feeds = random_inputs(reference, 2, seed=0, shapes=shapes)
     names = [value.name for value in reference.graph.output]
     try:
         want = session(reference).run(names, feeds)

@@ -7,9 +7,13 @@ between; SiLU and hard sigmoid written out in arithmetic). As patterns that is a
 alternatives; as a walk it is one function per link, and the walk knows where and why a candidate
 stopped matching, which is what ``inspect`` reports as a near miss.
 
-A candidate becomes a near miss (not silently ignored) once it looks like an SE: two FC layers after
-a spatial squeeze, or something computed from the squeeze that multiplies the squeezed tensor back.
-A classifier head (pool -> flatten -> Gemm) is neither and is not reported.
+A candidate becomes a near miss (not silently ignored) once it looks like an SE: two FC layers and a
+gate after a spatial squeeze, or something computed from the squeeze that multiplies the squeezed
+tensor back. A classifier head (pool -> flatten -> Gemm, or pool -> Conv -> HardSwish -> Conv) is
+neither and is not reported.
+
+Run ``se_deploy.rewrite.normalize`` first (``fuse_se``/``strip_se`` do): it folds the exporters'
+separate bias/scale ops into the Conv and drops no-ops, so the walk here sees one spelling.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from se_deploy.rewrite.graph import GraphIndex, attribute
 
 # Ops that only re-view the (N, C) / (N, C, 1, 1) excitation tensor.
 _VIEW_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"})
-# Stages in walk order; a candidate that got to FC2 is SE-like enough to report as a near miss.
+# Stages in walk order; a candidate that found its gate is SE-like enough to report as a near miss.
+# One that stopped earlier is reported only when it multiplies the squeezed tensor back (``_scales_back``):
+# a classifier head (pool -> Conv -> HardSwish -> Conv/Mul) has two FC-like layers but is no SE.
 STAGES: tuple[str, ...] = ("squeeze", "fc1", "activation", "fc2", "gate", "scale")
-_REPORT_FROM = STAGES.index("fc2")
+_REPORT_FROM = STAGES.index("scale")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
@@ -20,6 +20,7 @@ from se_deploy.rewrite.fused_op import (
 )
 from se_deploy.rewrite.graph import GraphIndex
 from se_deploy.rewrite.matcher import MatchReport, SEBlock, find_se_blocks
+from se_deploy.rewrite.normalize import normalize
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class SurgeryResult:
     report: MatchReport
     removed_nodes: int
     added_nodes: int
+    normalized: dict[str, int] = field(default_factory=dict)  # canonicalizing rewrites applied first
 
 
 def variant_of(block: SEBlock, *, residual: bool) -> SEVariant:
@@ -43,7 +45,12 @@ def variant_of(block: SEBlock, *, residual: bool) -> SEVariant:
 
 
 def fuse_se(model: onnx.ModelProto, *, residual: bool = True) -> SurgeryResult:
-    """A copy of ``model`` with each SE block replaced by one ``se_deploy`` node (plus its ONNX function)."""
+    """A copy of ``model`` with each SE block replaced by one ``se_deploy`` node (plus its ONNX function).
+
+    The copy is normalized first (sorted, exporter no-ops dropped, separate Conv bias/scale folded).
+    """
+    normalized = normalize(model)
+    model = normalized.model
     index = GraphIndex(model)
     report = find_se_blocks(model, residual=residual, index=index)
     variants = {block.name: variant_of(block, residual=residual) for block in report.blocks}
@@ -90,11 +97,13 @@ def fuse_se(model: onnx.ModelProto, *, residual: bool = True) -> SurgeryResult:
     if report.blocks:
         _add_functions(fused, variants.values(), index.opset, use_overloads)
     _prune(fused)
-    return SurgeryResult(fused, report, len(removed), len(replacements))
+    return SurgeryResult(fused, report, len(removed), len(replacements), normalized.changes)
 
 
 def strip_se(model: onnx.ModelProto) -> SurgeryResult:
-    """A copy of ``model`` with every SE block removed: the Mul's data input flows straight on."""
+    """A copy of ``model`` (normalized first) with every SE block removed: the Mul's data input flows on."""
+    normalized = normalize(model)
+    model = normalized.model
     index = GraphIndex(model)
     report = find_se_blocks(model, residual=False, index=index)
     rename = {block.output: block.input for block in report.blocks}
@@ -116,7 +125,7 @@ def strip_se(model: onnx.ModelProto) -> SurgeryResult:
         kept.append(node)
     _replace_nodes(stripped, kept + identities)
     _prune(stripped)
-    return SurgeryResult(stripped, report, len(removed), len(identities))
+    return SurgeryResult(stripped, report, len(removed), len(identities), normalized.changes)
 
 
 def _add_functions(model: onnx.ModelProto, variants: Iterable[SEVariant], opset: int, use_overloads: bool) -> None:

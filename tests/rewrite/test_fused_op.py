@@ -97,3 +97,15 @@ def test_bad_variants_and_arity_are_refused() -> None:
         make_fused_node(["X"], "Y", SEVariant(), name="n")
     with pytest.raises(ValueError, match="opset >= 20"):
         make_function(SEVariant(activation="gelu"), 18)
+
+
+@pytest.mark.parametrize("opset", [11, 13, 14])
+def test_hard_swish_body_before_opset_14_is_written_out(opset: int) -> None:
+    variant = SEVariant(activation="hard_swish", gate="hard_sigmoid", gate_alpha=0.2, gate_beta=0.5)
+    model, weights = single_node_model(variant, TensorProto.FLOAT, opset=opset)
+    onnx.checker.check_model(model, full_check=True)
+    body_ops = {node.op_type for node in model.functions[0].node}
+    assert ("HardSwish" in body_ops) == (opset >= 14)
+    feeds = {"X": np.random.default_rng(1).standard_normal((N, C, H, W)).astype(np.float32)}
+    (got,) = session(model).run(["Y"], feeds)
+    np.testing.assert_allclose(got, reference(feeds["X"], *weights.values(), variant), atol=1e-5, rtol=1e-5)

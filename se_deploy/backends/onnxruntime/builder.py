@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import onnx
 
 import se_deploy
@@ -22,9 +21,10 @@ from se_deploy.backends.onnxruntime.native.build import NATIVE_DIR, NativeBuild,
 from se_deploy.backends.onnxruntime.native.platform import current_platform
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.fileio import atomic_write_text, created_dirs, replace_dir, staging_dir
+from se_deploy.input_shapes import Shape
 from se_deploy.models.checkpoint import sha256_of
-from se_deploy.onnx_compare import random_inputs, session
 from se_deploy.output_guard import ENGINE_DIR, check_output
+from se_deploy.precision.fidelity import measure_fidelity
 from se_deploy.precision.image_input import check_image_input
 from se_deploy.prepare import Preparation, prepare_model
 from se_deploy.rewrite.job import load_onnx
@@ -48,13 +48,16 @@ class BuildRequest:
     native: bool = True  # FP32 CPU: also write SE-native graphs (see backends/onnxruntime/native)
     max_batch: int = 8  # SE-native: batch buckets 1, 2, 4, ... max_batch
     hoist_squeeze: bool = False  # SE-native: squeeze before a linear 1x1 conv where exact (slower as written)
+    input_shapes: dict[str, Shape] | None = None  # --input-shape; else the model's fixed dims or metadata
+    fp16_mode: str = "full"  # full: every op FP16; mixed: onnxconverter-common keeps the offending ops FP32
+    calib_fit: str = "crop"  # aspect-ratio policy fitting calibration images to the input (data/fit.py)
 
 
 @dataclass(frozen=True)
 class BuildResult:
     engine_dir: Path
     description: EngineDescription
-    fidelity: dict[str, float] = field(default_factory=dict)
+    fidelity: dict[str, object] = field(default_factory=dict)
 
 
 Progress = Callable[[str], None]
@@ -71,6 +74,9 @@ def preparation_of(request: BuildRequest) -> Preparation:
         calib_method=request.calib_method,
         quant_target=request.quant_target,
         quantize_se=request.quantize_se,
+        input_shapes=request.input_shapes,
+        fp16_mode=request.fp16_mode,
+        calib_fit=request.calib_fit,
     )
 
 
@@ -109,7 +115,10 @@ def _build(
         native = _native_graphs(request, source, se_blocks, notes, progress)
 
     progress("checking the engine runs")
-    fidelity = _fidelity(source, model)
+    measured = measure_fidelity(source, model, shapes=request.input_shapes)
+    warning = measured.warning(request.precision)
+    if warning:
+        notes.append(warning)
     import onnxruntime
 
     description = EngineDescription(
@@ -127,6 +136,7 @@ def _build(
         versions={"se_deploy": se_deploy.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         native=native.to_dict() if native else None,
+        fidelity=measured.to_dict(),
     )
     with staging_dir(parent) as staging:
         staged = staging / "engine"
@@ -138,7 +148,7 @@ def _build(
                 onnx.save(native.graphs[bucket], str(staged / name))
         atomic_write_text(staged / ENGINE_FILENAME, description.to_json())
         replace_dir(staged, request.output, staging)
-    return BuildResult(request.output, description, fidelity)
+    return BuildResult(request.output, description, measured.to_dict())
 
 
 def _native_graphs(
@@ -166,13 +176,3 @@ def _native_graphs(
         notes.append("SE-native: no SE block could be rewritten: this engine is the portable one")
         return None
     return native
-
-
-def _fidelity(source: onnx.ModelProto, engine: onnx.ModelProto) -> dict[str, float]:
-    """Engine vs source FP32 on random inputs: a smoke check that it runs and roughly agrees."""
-    feeds = random_inputs(source, 4, seed=0)
-    (want,) = session(source).run(None, feeds)[:1]
-    (got,) = session(engine).run(None, feeds)[:1]
-    want64, got64 = np.asarray(want, np.float64), np.asarray(got, np.float64)
-    agreement = float((want64.argmax(-1) == got64.argmax(-1)).mean()) if want64.ndim == 2 else float("nan")
-    return {"max_abs_error": float(np.abs(want64 - got64).max()), "top1_agreement_random_inputs": agreement}

@@ -41,6 +41,7 @@ class EngineDescription:
     created: str = ""
     native: dict[str, Any] | None = None  # SE-native graphs per batch bucket (native/build.py's to_dict)
     schema: str = ENGINE_SCHEMA
+    fidelity: dict[str, Any] = field(default_factory=dict)  # vs the FP32 source (precision/fidelity.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
