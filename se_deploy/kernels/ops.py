@@ -113,6 +113,16 @@ def fused_se_triton(
 ) -> torch.Tensor:
     import triton
 
+    from se_deploy.kernels.aot import (
+        INTERPRETER_MIN_PROGRAMS,
+        MIN_PROGRAMS,
+        SQUEEZE_BLOCK_HW,
+        excite_blocks,
+        excite_program_cap,
+        excite_programs,
+        squeeze_blocks,
+        squeeze_splits,
+    )
     from se_deploy.kernels.se_triton import ACTIVATION_CODES, GATE_CODES, excite_kernel, scale_kernel, squeeze_kernel
 
     if x.dim() != 4:
@@ -130,18 +140,39 @@ def fused_se_triton(
             residual = residual.contiguous()
     hw = h * w
     w1, b1, w2, b2 = (t.contiguous() for t in (w1, b1, w2, b2))
-    squeezed = torch.empty((n, c), device=x.device, dtype=torch.float32)
     gates = torch.empty((n, c), device=x.device, dtype=torch.float32)
     y = torch.empty_like(x)
     channels_last = x.stride(1) == 1 and c > 1
-    block_c, block_hw = (64, 32) if channels_last else (16, 128)
     sxn, sxc, sxhw = _plane_strides(x)
-    squeeze_kernel[(n, triton.cdiv(c, block_c))](
-        x, squeezed, c, hw, sxn, sxc, sxhw, 1.0 / hw, BLOCK_C=block_c, BLOCK_HW=block_hw
+    min_programs = MIN_PROGRAMS if x.is_cuda else INTERPRETER_MIN_PROGRAMS
+    if channels_last:  # contiguous along C: wide channel blocks, and H*W split to fill the GPU
+        block_c, block_hw = 64, 32
+        splits = squeeze_splits(n * triton.cdiv(c, block_c), hw, block_hw, min_programs)
+    else:  # contiguous along H*W: few channels per program (aot.squeeze_blocks), no split
+        block_c, block_hw = int(squeeze_blocks(c, min_programs)["BLOCK_C"]), SQUEEZE_BLOCK_HW
+        splits = 1
+    hw_per_program = triton.cdiv(triton.cdiv(hw, splits), block_hw) * block_hw
+    splits = triton.cdiv(hw, hw_per_program)
+    make = torch.zeros if splits > 1 else torch.empty  # split partial sums are added atomically
+    squeezed = make((n, c), device=x.device, dtype=torch.float32)
+    squeeze_kernel[(n, triton.cdiv(c, block_c), splits)](
+        x,
+        squeezed,
+        c,
+        hw,
+        sxn,
+        sxc,
+        sxhw,
+        1.0 / hw,
+        hw_per_program,
+        SPLIT=splits > 1,
+        BLOCK_C=block_c,
+        BLOCK_HW=block_hw,
     )
-    block_r = max(2, triton.next_power_of_2(reduced))
-    excite_c = max(2, min(64, 8192 // block_r))
-    excite_kernel[(n,)](
+    width = reduced if reduced <= 1024 else None  # wider hidden layers loop over blocks of hidden units
+    blocks = excite_blocks(width, c, min_programs)
+    cap = excite_program_cap(c, width, w1.element_size(), int(blocks["BLOCK_C"]))
+    excite_kernel[(n, excite_programs(n, cap, min_programs))](
         squeezed,
         w1,
         b1,
@@ -155,9 +186,9 @@ def fused_se_triton(
         float(gate_beta),
         ACT=ACTIVATION_CODES[activation],
         GATE=GATE_CODES[gate],
-        BLOCK_C=excite_c,
-        BLOCK_R=block_r,
+        **blocks,
     )
+    block_c, block_hw = (64, 32) if channels_last else (16, 128)
     r = residual if residual is not None else x
     srn, src, srhw = _plane_strides(r)
     syn, syc, syhw = _plane_strides(y)

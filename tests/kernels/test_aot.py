@@ -8,19 +8,22 @@ import torch
 
 pytest.importorskip("triton")
 
-import triton
 
 from se_deploy.kernels import se_triton
 from se_deploy.kernels.aot import (
+    EXCITE_L2_BUDGET,
+    MIN_PROGRAMS,
     PTX_INT32,
     PTX_POINTER,
     TARGETS,
     KernelParameterError,
+    cdiv,
     drop_unused_trailing_params,
     excite_blocks,
     launch_grid,
     launcher_params,
     ptx_params,
+    squeeze_blocks,
 )
 from se_deploy.kernels.ops import reference
 
@@ -53,12 +56,20 @@ for target, capability in TARGETS.items():
             arch = ptx_target(k.ptx)
             rows.append([target, stage, dtype, k.name, ptx_entry_names(k.ptx), arch, k.block_x, k.shared_bytes,
                          params, kparam_sizes(k.ptx, arch, capability)])
-print(json.dumps(rows))
+import triton
+from triton.backends.compiler import GPUTarget
+from se_deploy.kernels.aot import kernel_spec
+ttir = {}
+for stage in ("squeeze", "excite", "scale", "scale_residual"):
+    fn, signature, constexprs = kernel_spec(stage, "float16", channels=256, reduced=64)
+    source = triton.compiler.ASTSource(fn=fn, signature=signature | {k: "constexpr" for k in constexprs}, constexprs=constexprs)
+    ttir[stage] = triton.compile(source, target=GPUTarget("cuda", 90, 32)).asm["ttir"]
+print(json.dumps({"rows": rows, "ttir": ttir}))
 """
 
 
 @pytest.fixture(scope="module")
-def compiled_rows() -> list[list[object]]:
+def compiled() -> dict[str, object]:
     """Every stage x dtype x target compiled, in a child process: AOT compilation needs real (not
     interpreted) Triton kernels. Each PTX is also assembled with Triton's ptxas (no GPU needed)."""
     import json
@@ -74,6 +85,27 @@ def compiled_rows() -> list[list[object]]:
     proc = subprocess.run([sys.executable, "-c", _COMPILE_ALL], capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def compiled_rows(compiled: dict[str, object]) -> list[list[object]]:
+    return compiled["rows"]  # type: ignore[return-value]
+
+
+def test_image_offsets_are_64_bit_in_the_compiled_kernels(compiled: dict[str, str]) -> None:
+    """N*C*H*W passes 2^31 at batch >= 2,675 for 256x56x56: each kernel widens the image index (program
+    id x) to i64 before multiplying it by the image stride, and offsets its first pointer with that i64."""
+    import re
+
+    for stage, ttir in compiled["ttir"].items():  # type: ignore[union-attr]
+        pid = re.search(r"(%[\w.]+) = tt.get_program_id x : i32", ttir)
+        assert pid, stage
+        wide = re.search(rf"(%[\w.]+) = arith.extsi {re.escape(pid.group(1))} : i32 to i64", ttir)
+        assert wide, f"{stage}: the image index is not widened to 64 bits"
+        product = re.search(rf"(%[\w.]+) = arith.muli {re.escape(wide.group(1))}, %[\w.]+ : i64", ttir)
+        assert product, f"{stage}: no 64-bit image offset"
+        first_pointer = "%s_ptr" if stage == "excite" else "%x_ptr"
+        assert re.search(rf"tt.addptr {first_pointer}, %[\w.]+ : !tt.ptr<\w+>, i64", ttir), stage
 
 
 def test_every_stage_compiles_to_ptx_for_every_target(compiled_rows: list[list[object]]) -> None:
@@ -113,41 +145,64 @@ def test_appended_parameters_are_dropped_only_when_unused() -> None:
     assert drop_unused_trailing_params(ptx, "k", keep=3, scratch_bytes=0) == ptx
 
 
+SE_RESNET50_WIDTHS = [(256, 16, 3136), (512, 32, 784), (1024, 64, 196), (2048, 128, 49)]  # (C, C/16, H*W)
+
+
+@pytest.mark.parametrize(("c", "r", "hw"), SE_RESNET50_WIDTHS)
+def test_batch_one_spreads_over_an_h100(c: int, r: int, hw: int) -> None:
+    """At batch 1 the squeeze has >= 256 programs and the excite up to MIN_PROGRAMS (fewer only where
+    every program re-reading W1 would pass the L2 budget); scale was already one program per tile."""
+    assert launch_grid("squeeze", 1, c, hw)[1] >= 256
+    programs = launch_grid("excite", 1, c, hw, r)[1]
+    assert programs == min(MIN_PROGRAMS, cdiv(c, int(excite_blocks(r, c)["BLOCK_C"])), EXCITE_L2_BUDGET // (c * r * 2))
+    assert programs >= (132 if c <= 1024 else 64)
+    assert launch_grid("excite", 512, c, hw, r)[1] == 1  # large batches: no recomputed hidden layers
+    squeeze_c = int(squeeze_blocks(c)["BLOCK_C"])
+    assert launch_grid("squeeze", 8, c, hw) == (8, cdiv(c, squeeze_c), 1)
+
+
 def test_launch_grids_and_blocks() -> None:
-    assert launch_grid("squeeze", 8, 2048, 49) == (8, 128, 1)
-    assert launch_grid("excite", 8, 2048, 49) == (8, 1, 1)
     assert launch_grid("scale_residual", 2, 33, 3136) == (2, 3, 25)
-    assert excite_blocks(128) == {"BLOCK_C": 64, "BLOCK_R": 128}
-    assert excite_blocks(1) == {"BLOCK_C": 64, "BLOCK_R": 2}
+    assert excite_blocks(128, 2048) == {"BLOCK_C": 4, "BLOCK_K": 64, "BLOCK_R": 128, "HIDDEN_FITS": True}
+    assert excite_blocks(1, 256) == {"BLOCK_C": 1, "BLOCK_K": 64, "BLOCK_R": 2, "HIDDEN_FITS": True}
+    assert excite_blocks(None, 256)["HIDDEN_FITS"] is False
     with pytest.raises(ValueError):
         launch_grid("gate", 1, 1, 1)
 
 
-def test_aot_entry_points_compute_the_op() -> None:
-    n, c, h, w, r = 2, 33, 7, 5, 6
-    g = torch.Generator().manual_seed(0)
-    x, res = torch.randn(n, c, h, w, generator=g), torch.randn(n, c, h, w, generator=g)
-    w1, b1, w2, b2 = (torch.randn(*s, generator=g) for s in ((r, c), (r,), (c, r), (c,)))
+def _run_aot(n: int, c: int, h: int, w: int, r: int, dtype: torch.dtype, *, hidden_known: bool, seed: int = 0) -> None:
+    g = torch.Generator().manual_seed(seed)
+    x, res = torch.randn(n, c, h, w, generator=g).to(dtype), torch.randn(n, c, h, w, generator=g).to(dtype)
+    w1, b1, w2, b2 = (torch.randn(*s, generator=g).mul(0.5).to(dtype) for s in ((r, c), (r,), (c, r), (c,)))
     squeezed, gates, y = torch.empty(n, c), torch.empty(n, c), torch.empty_like(x)
-    se_triton.se_squeeze_aot[launch_grid("squeeze", n, c, h * w)](x, c, h * w, squeezed, BLOCK_C=16, BLOCK_HW=128)
-    se_triton.se_excite_aot[launch_grid("excite", n, c, h * w)](
-        squeezed,
-        w1,
-        b1,
-        w2,
-        b2,
-        c,
-        r,
-        gates,
-        ACT=0,
-        GATE=0,
-        ACT_ALPHA=0.01,
-        GATE_ALPHA=1 / 6,
-        GATE_BETA=0.5,
-        **excite_blocks(r),
-    )
+    se_triton.se_squeeze_aot[launch_grid("squeeze", n, c, h * w)](x, c, h * w, squeezed, **squeeze_blocks(c))
+    width = r if hidden_known else None
+    blocks = excite_blocks(width, c)
+    if not hidden_known:
+        blocks["BLOCK_R"] = 16  # narrower than the hidden layer: the kernel must loop, not drop units
+        assert r > 16
+    grid = launch_grid("excite", n, c, h * w, width, x.element_size())
+    se_triton.se_excite_aot[grid](
+        squeezed, w1, b1, w2, b2, c, r, gates,
+        ACT=1, GATE=0, ACT_ALPHA=0.01, GATE_ALPHA=1 / 6, GATE_BETA=0.5, **blocks,
+    )  # fmt: skip
     se_triton.se_scale_residual_aot[launch_grid("scale_residual", n, c, h * w)](
         x, gates, res, c, h * w, y, RESIDUAL_RELU=True, BLOCK_C=16, BLOCK_HW=128
     )
-    torch.testing.assert_close(y, reference(x, w1, b1, w2, b2, res), atol=1e-5, rtol=1e-5)
-    assert triton.cdiv(h * w, 128) == 1
+    want = reference(x.float(), w1.float(), b1.float(), w2.float(), b2.float(), res.float(), activation="silu")
+    tolerance = 2e-2 if dtype == torch.float16 else 1e-5
+    torch.testing.assert_close(y.float(), want, atol=tolerance, rtol=tolerance)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16], ids=["fp32", "fp16"])
+def test_aot_entry_points_compute_the_op(dtype: torch.dtype) -> None:
+    _run_aot(2, 33, 7, 5, 6, dtype, hidden_known=True)
+    _run_aot(1, 20, 3, 3, 5, dtype, hidden_known=True)  # batch 1: several excite programs per image
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16], ids=["fp32", "fp16"])
+def test_excite_with_a_hidden_layer_wider_than_its_block(dtype: torch.dtype) -> None:
+    """The fallback for a hidden width unknown when compiling loops over hidden blocks: 70 hidden units
+    through 16-wide blocks, all of them counted (the old fallback kept 1024 and dropped the rest)."""
+    assert launch_grid("excite", 1, 12, 9, None)[1] > 1
+    _run_aot(1 if dtype == torch.float32 else 2, 12, 3, 3, 70, dtype, hidden_known=False, seed=1)

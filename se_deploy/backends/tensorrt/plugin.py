@@ -144,11 +144,16 @@ def register_plugins() -> None:
     def hw(x: trtp.TensorDesc) -> Any:
         return x.shape_expr[2] * x.shape_expr[3]
 
+    def constant(expr: Any) -> int | None:
+        return int(expr.constant_value()) if expr.is_constant else None
+
     @trtp.aot_impl("se_deploy::SESqueeze")
     def _squeeze_aot(x: trtp.TensorDesc, outputs: tuple[trtp.TensorDesc], tactic: int) -> AOTLaunch:
         n, c = x.shape_expr[0], x.shape_expr[1]
-        compiled = kernels.compile_stage("squeeze", dtype_name[x.dtype], cuda_target())
-        return launch(compiled, (n, trtp.cdiv(c, kernels.SQUEEZE_BLOCKS["BLOCK_C"]), 1), [c, hw(x)])
+        channels = constant(c) or 16 * kernels.MIN_PROGRAMS  # channels are fixed in our plans: a fallback only
+        compiled = kernels.compile_stage("squeeze", dtype_name[x.dtype], cuda_target(), channels=channels)
+        block_c = kernels.squeeze_blocks(channels)["BLOCK_C"]
+        return launch(compiled, (n, trtp.cdiv(c, block_c), 1), [c, hw(x)])
 
     @trtp.aot_impl("se_deploy::SEExcite")
     def _excite_aot(
@@ -166,18 +171,25 @@ def register_plugins() -> None:
         tactic: int,
     ) -> AOTLaunch:
         reduced = w1.shape_expr[0]
+        width = constant(reduced)  # None: the kernel loops over the hidden units (any width)
+        channels = constant(s.shape_expr[1]) or 16 * kernels.MIN_PROGRAMS  # fixed in our plans: a fallback only
         compiled = kernels.compile_stage(
             "excite",
             dtype_name[w1.dtype],
             cuda_target(),
-            reduced=int(reduced.constant_value()) if reduced.is_constant else 1024,
+            channels=channels,
+            reduced=width,
             activation=activation,
             gate=gate,
             activation_alpha=activation_alpha,
             gate_alpha=gate_alpha,
             gate_beta=gate_beta,
         )
-        return launch(compiled, (s.shape_expr[0], 1, 1), [s.shape_expr[1], reduced])
+        n, c = s.shape_expr[0], s.shape_expr[1]
+        block_c = int(kernels.excite_blocks(width, channels)["BLOCK_C"])
+        cap = kernels.excite_program_cap(channels, width, 2 if w1.dtype == trt.float16 else 4, block_c)
+        # programs per image: min(cdiv(MIN_PROGRAMS, N), cap), as kernels.excite_programs
+        return launch(compiled, (n, trtp.min(trtp.cdiv(kernels.MIN_PROGRAMS, n), cap), 1), [c, reduced])
 
     def _scale_grid(x: trtp.TensorDesc) -> tuple[Any, Any, Any]:
         return (

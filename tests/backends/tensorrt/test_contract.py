@@ -221,7 +221,7 @@ def test_aot_launch_parameters_through_nvidia_aot_plugin(
         )
         assert asked[-1][:3] == (stage, dtype, "sm_90")
         grid = tuple(launch.values[k] for k in ("grid_x", "grid_y", "grid_z"))
-        assert grid == launch_grid(stage, n, c, h * w), name
+        assert grid == launch_grid(stage, n, c, h * w, cr, 2 if dtype == "float16" else 4), name
         assert launch.values["block_x"] == 128 and launch.values["shared_mem"] == 0
         _, signature, _ = kernels.kernel_spec(stage, dtype, reduced=cr)
         int_params = [p for p, kind in signature.items() if kind == "i32"]
