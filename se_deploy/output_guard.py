@@ -106,7 +106,7 @@ ONNX_FILE = ArtifactKind(
 PLAN_FILE = ArtifactKind(
     name="TensorRT plan",
     is_dir=False,
-    marker="its .json sidecar",
+    marker="a .json sidecar",
     recognise=_plan_has_sidecar,
 )
 

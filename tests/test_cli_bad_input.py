@@ -211,3 +211,13 @@ def test_every_writing_command_takes_o_and_output() -> None:
     for name in ("list-models", "export", "inspect", "fuse", "build", "eval", "bench"):
         (json_option,) = [p for p in main.commands[name].params if "--json" in p.opts]
         assert json_option.is_flag or json_option.flag_value == "-", name  # --json alone prints JSON everywhere
+
+
+def test_unknown_family_is_refused_not_an_empty_table() -> None:
+    code, _, stderr = run("list-models", "--family", "nosuch")
+    assert code == 1 and "unknown family 'nosuch'; choose one of" in stderr and "resnet" in stderr
+
+
+def test_calib_without_int8_is_noted_not_silently_ignored(tmp_path: Path, files: dict[str, Path]) -> None:
+    code, _, stderr = run("build", str(files["image"]), "-o", str(tmp_path / "e"), "--calib", str(files["calib"]))
+    assert code == 0 and "--calib is used only by --precision int8" in " ".join(stderr.split())

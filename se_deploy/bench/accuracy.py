@@ -17,6 +17,7 @@ from se_deploy.errors import InvalidArgumentError
 from se_deploy.models import create_model, get_spec
 from se_deploy.models.checkpoint import sha256_of
 from se_deploy.precision.image_input import check_image_input
+from se_deploy.rewrite.job import load_onnx
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,13 @@ def evaluate(
         fidelity=fidelity,
         notes=notes,
     )
+
+
+def check_data_fits(model_path: Path, data: Path, labels_file: Path | None = None) -> str:
+    """Refuse, before any long work, an image folder whose class layout cannot match the model; describe it."""
+    model = load_onnx(model_path)
+    _, summary = match_layout(scan_image_folder(data, labels_file=labels_file), num_classes_of(model))
+    return summary
 
 
 def _check_classifier_output(model: Any, path: Path) -> None:

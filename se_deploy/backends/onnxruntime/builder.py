@@ -103,6 +103,8 @@ def _build(
             model, fused = surgery.model, True
     else:
         se_blocks = len(find_se_blocks(source).blocks)
+    if request.calib is not None and request.precision != "int8":
+        notes.append(f"--calib is used only by --precision int8: ignored for {request.precision}")
     if se_blocks == 0:
         notes.append("the model has no SE blocks: built as it is")
     elif quantize_unfused:
