@@ -221,3 +221,18 @@ def test_unknown_family_is_refused_not_an_empty_table() -> None:
 def test_calib_without_int8_is_noted_not_silently_ignored(tmp_path: Path, files: dict[str, Path]) -> None:
     code, _, stderr = run("build", str(files["image"]), "-o", str(tmp_path / "e"), "--calib", str(files["calib"]))
     assert code == 0 and "--calib is used only by --precision int8" in " ".join(stderr.split())
+
+
+def test_bench_checks_its_data_before_measuring(
+    tmp_path: Path, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import se_deploy.bench.job as job
+
+    def no_measuring(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("measured before checking --data")
+
+    monkeypatch.setattr(job, "measure_interleaved", no_measuring)
+    code, _, stderr = run(
+        "bench", "--model", str(files["image"]), "--data", str(files["calib"]), "-o", str(tmp_path / "r")
+    )
+    assert code == 1 and "not (N, classes) logits" in " ".join(stderr.split())

@@ -127,6 +127,7 @@ def evaluate(
 def check_data_fits(model_path: Path, data: Path, labels_file: Path | None = None) -> str:
     """Refuse, before any long work, an image folder whose class layout cannot match the model; describe it."""
     model = load_onnx(model_path)
+    _check_classifier_output(model, model_path)
     _, summary = match_layout(scan_image_folder(data, labels_file=labels_file), num_classes_of(model))
     return summary
 
