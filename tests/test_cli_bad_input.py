@@ -236,3 +236,33 @@ def test_bench_checks_its_data_before_measuring(
         "bench", "--model", str(files["image"]), "--data", str(files["calib"]), "-o", str(tmp_path / "r")
     )
     assert code == 1 and "not (N, classes) logits" in " ".join(stderr.split())
+
+
+def test_ctrl_c_swallowed_by_a_callback_still_ends_the_run() -> None:
+    # Python reports a KeyboardInterrupt raised inside a callback (importlib's module-lock cleanup, a
+    # weakref finalizer) as "Exception ignored" and carries on; the entry point turns it into exit 130.
+    script = textwrap.dedent(
+        """
+        import weakref
+
+        import se_deploy.cli
+
+        class Target:
+            pass
+
+        def interrupted(_ref):
+            raise KeyboardInterrupt
+
+        def command():
+            target = Target()
+            ref = weakref.ref(target, interrupted)
+            del target  # the callback runs here; Python would print "Exception ignored" and go on
+            print("carried on")
+
+        se_deploy.cli.main = command
+        from se_deploy.entry import main
+        main()
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 130 and result.stderr == INTERRUPTED and "carried on" not in result.stdout
