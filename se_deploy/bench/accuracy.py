@@ -138,7 +138,7 @@ def _check_classifier_output(model: Any, path: Path) -> None:
     if output.type.tensor_type.HasField("shape") and len(dims) != 2:
         shape = ", ".join(str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?") for d in dims)
         raise InvalidArgumentError(
-            f"{str(path)!r} outputs {output.name!r} as [{shape}], not (N, classes) logits: eval needs a classifier"
+            f"{str(path)!r} outputs {output.name!r} as [{shape}], not (N, classes) logits: top-1/top-5 need a classifier"
         )
 
 
