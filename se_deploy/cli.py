@@ -643,13 +643,19 @@ def bench_command(
 ) -> None:
     """Latency and accuracy of stock vs fused vs the non-SE twin: what SE costs, and what se-deploy wins back."""
     from se_deploy.bench.job import BenchRequest, run_bench
-    from se_deploy.bench.output import check_report_folder, write_report_folder
+    from se_deploy.bench.output import check_report_folder, resolve_outputs, write_report_folder
     from se_deploy.bench.peers import parse_peers
     from se_deploy.bench.report import write_json
     from se_deploy.bench.stats import RATIO_DEFINITION
     from se_deploy.output_guard import BENCH_JSON_FILE, check_output
 
-    out_dir, json_path, as_json = _bench_outputs(out_dir, old_out_dir, json_option)
+    try:
+        outputs = resolve_outputs(out_dir, old_out_dir, json_option)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    for note in outputs.notes:
+        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    out_dir, json_path, as_json = outputs.folder, outputs.json_path, outputs.print_json
     inputs = [Path(p) for p in (model_name, weights, baseline, baseline_weights, data, calib) if p]
     check_report_folder(out_dir, force=force, inputs=inputs)
     if json_path:
@@ -725,26 +731,6 @@ def bench_command(
     for note in report["notes"]:
         err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     out.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
-
-
-def _bench_outputs(
-    out_dir: Path | None, old_out_dir: Path | None, json_option: str | None
-) -> tuple[Path, Path | None, bool]:
-    """The report folder, the deprecated --json PATH file, and whether to print JSON: old spellings still work."""
-    if old_out_dir is not None:
-        err.print("[yellow]note:[/] --out is deprecated; use -o/--output", highlight=False)
-        if out_dir is not None and out_dir != old_out_dir:
-            raise click.UsageError("give the report folder once: -o/--output (--out is its deprecated spelling)")
-        out_dir = old_out_dir
-    json_path = None
-    if json_option not in (None, "-"):
-        json_path = Path(json_option)
-        err.print(
-            "[yellow]note:[/] --json PATH is deprecated: the report is always written to -o DIR/report.json, "
-            "and --json alone prints it to stdout",
-            highlight=False,
-        )
-    return out_dir or Path("bench-report"), json_path, json_option == "-"
 
 
 @main.command("package")

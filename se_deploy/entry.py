@@ -6,12 +6,30 @@ those imports would otherwise end in a traceback. This module imports nothing he
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Any
 
 INTERRUPTED = "se-deploy: interrupted (Ctrl-C); outputs are written atomically, so nothing was half-written\n"
 
 
+def _interrupted_in_a_callback(unraisable: Any) -> None:
+    """A Ctrl-C that lands in a callback (e.g. importlib's module-lock cleanup) is "ignored" by Python, which
+    prints a traceback and carries on as if nothing happened. Treat it as the interrupt it is: one line,
+    exit 130. Outputs are renamed into place atomically, so none is half-written (a hidden staging folder
+    may be left beside the output)."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        sys.stderr.write(INTERRUPTED)
+        sys.stderr.flush()
+        os._exit(130)
+    _default_unraisable_hook(unraisable)
+
+
+_default_unraisable_hook = sys.unraisablehook
+
+
 def main() -> None:
+    sys.unraisablehook = _interrupted_in_a_callback
     try:
         from se_deploy.cli import main as cli
 

@@ -144,9 +144,21 @@ def export_onnx(
                     do_constant_folding=True,
                 )
     except Exception as exc:  # the exporters raise many types; the user needs the gist and what to try
+        if _caused_by_interrupt(exc):
+            raise KeyboardInterrupt from None  # torch.export wraps a Ctrl-C into its own error: not an export failure
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         other = "legacy" if exporter == "dynamo" else "dynamo"
         raise ExportError(f"the {exporter} ONNX exporter failed: {detail}. Try --exporter {other}.") from exc
+
+
+def _caused_by_interrupt(exc: BaseException | None) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 @contextlib.contextmanager

@@ -106,7 +106,7 @@ ONNX_FILE = ArtifactKind(
 PLAN_FILE = ArtifactKind(
     name="TensorRT plan",
     is_dir=False,
-    marker="its .json sidecar",
+    marker=".json sidecar",
     recognise=_plan_has_sidecar,
 )
 
@@ -176,8 +176,8 @@ def check_output(
         raise OutputError(f"{shown!r} is a folder, but this command writes {_a(kind.name)}; name a file with {option}")
     if not kind.recognise(target):
         raise OutputError(
-            f"{shown!r} was not written by se-deploy (no {kind.marker}); --force replaces only se-deploy's own "
-            f"{kind.name}s: move it away or choose another {option}"
+            f"{shown!r} was not written by se-deploy (no {kind.marker}); --force replaces only what se-deploy "
+            f"wrote: move it away or choose another {option}"
         )
     if kind.is_dir:
         foreign = sorted(

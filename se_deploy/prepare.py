@@ -93,6 +93,8 @@ def prepare_model(
             model, fused = surgery.model, True
     else:
         se_blocks = len(find_se_blocks(normalize(source).model).blocks)
+    if preparation.calib is not None and preparation.precision != "int8":
+        notes.append(f"--calib is used only by --precision int8: ignored for {preparation.precision}")
     if se_blocks == 0:
         notes.append("the model has no SE blocks: built as it is")
     elif quantize_unfused:

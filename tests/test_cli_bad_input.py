@@ -211,3 +211,58 @@ def test_every_writing_command_takes_o_and_output() -> None:
     for name in ("list-models", "export", "inspect", "fuse", "build", "eval", "bench"):
         (json_option,) = [p for p in main.commands[name].params if "--json" in p.opts]
         assert json_option.is_flag or json_option.flag_value == "-", name  # --json alone prints JSON everywhere
+
+
+def test_unknown_family_is_refused_not_an_empty_table() -> None:
+    code, _, stderr = run("list-models", "--family", "nosuch")
+    assert code == 1 and "unknown family 'nosuch'; choose one of" in stderr and "resnet" in stderr
+
+
+def test_calib_without_int8_is_noted_not_silently_ignored(tmp_path: Path, files: dict[str, Path]) -> None:
+    code, _, stderr = run("build", str(files["image"]), "-o", str(tmp_path / "e"), "--calib", str(files["calib"]))
+    assert code == 0 and "--calib is used only by --precision int8" in " ".join(stderr.split())
+
+
+def test_bench_checks_its_data_before_measuring(
+    tmp_path: Path, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import se_deploy.bench.job as job
+
+    def no_measuring(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("measured before checking --data")
+
+    monkeypatch.setattr(job, "measure_interleaved", no_measuring)
+    code, _, stderr = run(
+        "bench", "--model", str(files["image"]), "--data", str(files["calib"]), "-o", str(tmp_path / "r")
+    )
+    assert code == 1 and "not (N, classes) logits" in " ".join(stderr.split())
+
+
+def test_ctrl_c_swallowed_by_a_callback_still_ends_the_run() -> None:
+    # Python reports a KeyboardInterrupt raised inside a callback (importlib's module-lock cleanup, a
+    # weakref finalizer) as "Exception ignored" and carries on; the entry point turns it into exit 130.
+    script = textwrap.dedent(
+        """
+        import weakref
+
+        import se_deploy.cli
+
+        class Target:
+            pass
+
+        def interrupted(_ref):
+            raise KeyboardInterrupt
+
+        def command():
+            target = Target()
+            ref = weakref.ref(target, interrupted)
+            del target  # the callback runs here; Python would print "Exception ignored" and go on
+            print("carried on")
+
+        se_deploy.cli.main = command
+        from se_deploy.entry import main
+        main()
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 130 and result.stderr == INTERRUPTED and "carried on" not in result.stdout

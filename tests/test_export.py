@@ -75,3 +75,15 @@ def test_bad_export_options(kwargs: dict, message: str) -> None:
     options = {"exporter": "dynamo", "opset": 18, "batch": None, "image_size": 224, "min_image_size": 32} | kwargs
     with pytest.raises(InvalidArgumentError, match=message):
         validate_export_options(**options)
+
+
+def test_an_exporter_error_caused_by_ctrl_c_is_an_interrupt_not_an_export_failure(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def wrapped_interrupt(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("Failed to export the model with torch.export") from exc
+
+    monkeypatch.setattr(torch.onnx, "export", wrapped_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        export_onnx(torch.nn.Identity(), Path("unused.onnx"), image_size=32, batch=None, opset=18, exporter="dynamo")

@@ -17,6 +17,7 @@ from se_deploy.errors import InvalidArgumentError
 from se_deploy.models import create_model, get_spec
 from se_deploy.models.checkpoint import sha256_of
 from se_deploy.precision.image_input import check_image_input
+from se_deploy.rewrite.job import load_onnx
 
 
 @dataclass(frozen=True)
@@ -123,13 +124,21 @@ def evaluate(
     )
 
 
+def check_data_fits(model_path: Path, data: Path, labels_file: Path | None = None) -> str:
+    """Refuse, before any long work, an image folder whose class layout cannot match the model; describe it."""
+    model = load_onnx(model_path)
+    _check_classifier_output(model, model_path)
+    _, summary = match_layout(scan_image_folder(data, labels_file=labels_file), num_classes_of(model))
+    return summary
+
+
 def _check_classifier_output(model: Any, path: Path) -> None:
     output = model.graph.output[0]
     dims = output.type.tensor_type.shape.dim
     if output.type.tensor_type.HasField("shape") and len(dims) != 2:
         shape = ", ".join(str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?") for d in dims)
         raise InvalidArgumentError(
-            f"{str(path)!r} outputs {output.name!r} as [{shape}], not (N, classes) logits: eval needs a classifier"
+            f"{str(path)!r} outputs {output.name!r} as [{shape}], not (N, classes) logits: top-1/top-5 need a classifier"
         )
 
 

@@ -18,7 +18,7 @@ import torch
 
 from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
 from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
-from se_deploy.bench.accuracy import evaluate
+from se_deploy.bench.accuracy import check_data_fits, evaluate
 from se_deploy.bench.environment import environment
 from se_deploy.bench.latency import Measurement, measure_interleaved
 from se_deploy.bench.openvino_peer import openvino_runners
@@ -111,6 +111,8 @@ def run_bench(request: BenchRequest, progress: Progress = lambda _m: None) -> Be
             baseline_weights=request.baseline_weights,
             progress=progress,
         )
+        if request.data:
+            check_data_fits(models.stock, request.data)  # before minutes of measuring, not after
         report = BenchReport(
             request=_request_dict(request, threads),
             environment=environment(threads),

@@ -6,6 +6,7 @@ folder is replaced only when it is an earlier se-deploy bench report (see ``se_d
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,33 @@ from se_deploy.output_guard import BENCH_REPORT, check_output
 
 REPORT_JSON = "report.json"
 REPORT_MARKDOWN = "report.md"
+DEFAULT_FOLDER = Path("bench-report")
+
+
+@dataclass(frozen=True)
+class BenchOutputs:
+    folder: Path  # report.json, report.md, plots
+    json_path: Path | None  # deprecated `--json PATH`: also write the JSON report here
+    print_json: bool  # `--json` alone: the JSON report on stdout
+    notes: tuple[str, ...]  # deprecation notes for stderr
+
+
+def resolve_outputs(folder: Path | None, old_folder: Path | None, json_option: str | None) -> BenchOutputs:
+    """``-o/--output`` and ``--json`` (a flag), with the old spellings ``--out DIR`` and ``--json PATH`` still working."""
+    notes = []
+    if old_folder is not None:
+        notes.append("--out is deprecated; use -o/--output")
+        if folder is not None and folder != old_folder:
+            raise ValueError("give the report folder once: -o/--output (--out is its deprecated spelling)")
+        folder = old_folder
+    json_path = None
+    if json_option not in (None, "-"):
+        json_path = Path(json_option)
+        notes.append(
+            "--json PATH is deprecated: the report is always written to -o DIR/report.json, "
+            "and --json alone prints it to stdout"
+        )
+    return BenchOutputs(folder or DEFAULT_FOLDER, json_path, json_option == "-", tuple(notes))
 
 
 def check_report_folder(out_dir: Path, *, force: bool, inputs: list[Path]) -> None:

@@ -56,9 +56,9 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "## SE overhead",
         "",
-        "| backend | precision | batch | twin ms | stock vs twin [IQR] | fused vs twin [IQR] | fused-portable vs twin "
-        "| fused speed-up vs stock | noisy |",
-        "|---|---|---|---|---|---|---|---|",
+        "| backend | precision | batch | twin ms | stock vs twin | fused vs twin | fused speed-up vs stock "
+        "| fused-portable vs twin | IQR stock / fused vs twin | noisy |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["overhead"]:
         speedup = row["fused_speedup_vs_stock"]
@@ -66,8 +66,9 @@ def markdown(report: dict[str, Any]) -> str:
         twin_ms = (row.get("round_ms") or {}).get("twin")
         lines.append(
             f"| {row['backend']} | {row['precision']} | {row['batch']} | {f'{twin_ms:.2f}' if twin_ms else '-'} | "
-            f"{_ratio_iqr(detail.get('stock_vs_twin'))} | {_ratio_iqr(detail.get('fused_vs_twin'))} | "
-            f"{_ratio(row.get('fused_portable_vs_twin'))} | {f'{speedup:.3f}x' if speedup else '-'} | "
+            f"{_ratio(row['stock_vs_twin'])} | {_ratio(row['fused_vs_twin'])} | {f'{speedup:.3f}x' if speedup else '-'} | "
+            f"{_ratio(row.get('fused_portable_vs_twin'))} | "
+            f"{_iqr(detail.get('stock_vs_twin'))} / {_iqr(detail.get('fused_vs_twin'))} | "
             f"{'yes' if row['noisy'] else ''} |"
         )
     lines += [
@@ -127,10 +128,11 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _ratio_iqr(summary: dict[str, Any] | None) -> str:
+def _iqr(summary: dict[str, Any] | None) -> str:
+    """The interquartile range of the per-round ratios behind a ratio column."""
     if not summary:
         return "-"
-    return f"{summary['median']:.3f} [{summary['iqr_low']:.3f}-{summary['iqr_high']:.3f}]"
+    return f"{summary['iqr_low']:.3f}-{summary['iqr_high']:.3f}"
 
 
 def _ratio(value: float | None) -> str:

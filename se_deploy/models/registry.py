@@ -162,6 +162,9 @@ def get_spec(name: str) -> ModelSpec:
 def list_models(*, include_tiny: bool = False, family: str | None = None) -> list[str]:
     """Registered model names, SE models followed by their twins, in registration order."""
     _ensure_zoo_loaded()
+    families = sorted({spec.family for spec in _REGISTRY.values()})
+    if family is not None and family not in families:
+        raise InvalidArgumentError(f"unknown family {family!r}; choose one of {', '.join(families)}")
     return [
         spec.name
         for spec in _REGISTRY.values()
