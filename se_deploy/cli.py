@@ -522,6 +522,7 @@ def _batches(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[
 @click.option("--warmup", type=int, default=3, show_default=True)
 @click.option("--threads", type=int, default=None, help="Intra-op threads [default: all cores].")
 @click.option("--profile", is_flag=True, help="Attribute the SE tax to its parts with ONNX Runtime's profiler.")
+@click.option("--input-shape", "input_shapes", multiple=True, help=INPUT_SHAPE_HELP)
 @click.option(
     "--out",
     "out_dir",
@@ -551,6 +552,7 @@ def bench_command(
     warmup: int,
     threads: int | None,
     profile: bool,
+    input_shapes: tuple[str, ...],
     out_dir: Path,
     json_path: Path | None,
 ) -> None:
@@ -559,6 +561,7 @@ def bench_command(
     from se_deploy.bench.peers import parse_peers
     from se_deploy.bench.report import markdown, write_json, write_plots
     from se_deploy.fileio import atomic_write_text, ensure_writable_dir
+    from se_deploy.input_shapes import parse_input_shapes
 
     request = BenchRequest(
         model=model_name,
@@ -577,6 +580,7 @@ def bench_command(
         warmup=warmup,
         threads=threads,
         profile=profile,
+        input_shapes=parse_input_shapes(input_shapes),
     )
     ensure_writable_dir(out_dir)
     with err.status("preparing") as status:
