@@ -591,6 +591,7 @@ def _batches(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[
     "--peers", default="", help="Also measure: torch,torch-compile,openvino (eager, torch.compile, OpenVINO; FP32 CPU)."
 )
 @click.option("--rounds", type=int, default=10, show_default=True, help="Interleaved rounds.")
+@click.option("--input-shape", "input_shapes", multiple=True, help=INPUT_SHAPE_HELP)
 @click.option(
     "--iterations", type=click.IntRange(min=1), default=5, show_default=True, help="Timed runs per variant per round."
 )
@@ -636,6 +637,7 @@ def bench_command(
     warmup: int,
     threads: int | None,
     profile: bool,
+    input_shapes: tuple[str, ...],
     out_dir: Path | None,
     old_out_dir: Path | None,
     force: bool,
@@ -647,6 +649,7 @@ def bench_command(
     from se_deploy.bench.peers import parse_peers
     from se_deploy.bench.report import write_json
     from se_deploy.bench.stats import RATIO_DEFINITION
+    from se_deploy.input_shapes import parse_input_shapes
     from se_deploy.output_guard import BENCH_JSON_FILE, check_output
 
     try:
@@ -677,6 +680,7 @@ def bench_command(
         warmup=warmup,
         threads=threads,
         profile=profile,
+        input_shapes=parse_input_shapes(input_shapes),
     )
     with terminal_progress(err, quiet=as_json) as progress:
         report = run_bench(request, progress=progress).to_dict()

@@ -26,6 +26,8 @@ from se_deploy.bench.peers import TORCH_PEERS, TorchRunner
 from se_deploy.bench.stats import geometric_mean, ratio_summary, summarize_latency, throughput_ips
 from se_deploy.bench.variants import BASELINE, FUSED, FUSED_PORTABLE, STOCK, TWIN, BenchModels, prepare_models
 from se_deploy.errors import InvalidArgumentError
+from se_deploy.input_shapes import resolve_input_shapes
+from se_deploy.rewrite.job import load_onnx
 
 BACKENDS: tuple[str, ...] = ("onnxruntime", "tensorrt", "torch")
 SCHEMA = "se-deploy/bench/1"
@@ -50,6 +52,7 @@ class BenchRequest:
     threads: int | None = None
     work: Path | None = None
     profile: bool = False
+    input_shapes: dict[str, tuple[int, ...]] | None = None  # --input-shape, for models with free dims
 
 
 @dataclass
@@ -133,9 +136,9 @@ def run_bench(request: BenchRequest, progress: Progress = lambda _m: None) -> Be
             raise InvalidArgumentError(
                 "nothing could be measured on this machine: " + "; ".join(report.notes) + ". Add --backend onnxruntime."
             )
+        shape = next(iter(resolve_input_shapes(load_onnx(models.stock), request.input_shapes, batch=1).values()))
         inputs = {
-            b: np.random.default_rng(b).standard_normal((b, 3, models.image_size, models.image_size)).astype(np.float32)
-            for b in request.batches
+            b: np.random.default_rng(b).standard_normal((b, *shape[1:])).astype(np.float32) for b in request.batches
         }
         measurements = measure_interleaved(
             runners,
@@ -225,6 +228,7 @@ def _build_engines(
                         force=True,
                         native=variant == FUSED,
                         max_batch=max(request.batches),
+                        input_shapes=request.input_shapes,
                     )
                 )
                 engines[backend, variant, precision] = target

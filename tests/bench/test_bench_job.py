@@ -110,3 +110,14 @@ def test_torch_backend_without_a_gpu_says_why() -> None:
     with pytest.raises(InvalidArgumentError, match="runs on a CUDA GPU") as raised:
         run_bench(BenchRequest(model="se_resnet_tiny", backends=("torch",), rounds=2, iterations=1, batches=(1,)))
     assert "not built yet" not in str(raised.value)  # the torch runtime exists (issue #6): only the GPU is missing
+
+
+def test_bench_runs_a_model_with_free_spatial_dims_at_the_given_input_shape(tmp_path: Path) -> None:
+    from tests.fixtures.foreign import manifest
+
+    model = str(manifest.HERE / "torch_legacy_senet_opset13_dynamic_hw.onnx")
+    quick = {"batches": (1,), "rounds": 2, "iterations": 1, "warmup": 0, "work": tmp_path / "work"}
+    with pytest.raises(InvalidArgumentError, match=r"dim 2 \('height'\)"):
+        run_bench(BenchRequest(model=model, **quick))
+    report = run_bench(BenchRequest(model=model, input_shapes={"x": (1, 3, 48, 80)}, **quick))
+    assert report.models["se_blocks"] == 4 and report.results
