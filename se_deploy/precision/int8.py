@@ -13,8 +13,8 @@ Two things every build gets, because ONNX Runtime's QDQ fusions need them (see `
 se_qdq.py``): the spatial ``ReduceMean`` squeeze is written as ``GlobalAveragePool`` (an exact rewrite,
 ``rewrite/squeeze_pool.py``), so ``DQ -> GlobalAveragePool -> Q`` becomes one quantized pooling op; and for
 targets whose runtime inlines the fused node (``QuantSettings.inline_fused_se``: ONNX Runtime), the fused
-functions are inlined before quantizing, so the SE's squeeze, scale and residual add run as quantized ops
-while its excitation (the two FCs on N x C values, the activation and the gate) stays in float.
+functions are inlined before quantizing, so the SE is quantized exactly like the stock graph's (a float
+function body between DQ and Q made fused INT8 slower than stock INT8).
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnx.inliner
 
-from se_deploy.precision.se_qdq import SEInlining, count_float_ops_with_qdq_weights, inline_fused_se
+from se_deploy.precision.se_qdq import SEInlining, inline_fused_se
 from se_deploy.rewrite.fused_op import DOMAIN
 from se_deploy.rewrite.matcher import find_se_blocks
 from se_deploy.rewrite.squeeze_pool import SqueezePoolResult, reduce_mean_to_global_pool
@@ -45,7 +44,7 @@ class QuantSettings:
     per_channel: bool = True
     why: str = ""
     # Inline the fused SE functions before quantizing (the runtime inlines them anyway, and a float function
-    # body between DQ and Q costs more than the stock graph's quantized ops); the excitation stays float.
+    # body between DQ and Q costs more than the stock graph's quantized ops).
     inline_fused_se: bool = False
 
     def to_dict(self) -> dict[str, object]:
@@ -78,10 +77,9 @@ class Int8Result:
     method: str
     quantize_se: bool
     qdq_nodes: int
-    se_ops_with_qdq: int  # SE ops (fused nodes' weights, unfused SE ops, inlined excitation weights) reading a DQ
+    se_ops_with_qdq: int  # SE ops (fused nodes' weights, or unfused / inlined SE ops) that read a DequantizeLinear
     squeeze_pool: SqueezePoolResult | None = None
     se_inlined: int = 0  # fused SE nodes inlined before quantizing (inline_fused_se)
-    se_float_ops: int = 0  # inlined excitation ops kept in float
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -92,7 +90,6 @@ class Int8Result:
             "se_ops_with_qdq": self.se_ops_with_qdq,
             "squeeze_as_global_average_pool": self.squeeze_pool.to_dict() if self.squeeze_pool else None,
             "se_inlined": self.se_inlined,
-            "se_float_ops": self.se_float_ops,
         }
 
 
@@ -115,15 +112,13 @@ def quantize_int8(
 
     if method not in CALIBRATION_METHODS:
         raise ValueError(f"calibration method must be one of {CALIBRATION_METHODS}, got {method!r}")
-    inlined = SEInlining(model, 0, [])
-    if quantize_se:
-        model = onnx.inliner.inline_local_functions(model)  # fused nodes back to standard ops
-    elif settings.inline_fused_se:
-        inlined = inline_fused_se(model)
+    inlined = SEInlining(model, 0)
+    if quantize_se or settings.inline_fused_se:
+        inlined = inline_fused_se(model)  # fused nodes back to standard ops
         model = inlined.model
     pooled = reduce_mean_to_global_pool(model)  # after inlining: every squeeze the quantizer sees
     model = pooled.model
-    se_op_names = _se_op_names(model) if quantize_se else set()
+    se_op_names = _se_op_names(model) if quantize_se or inlined.fused_nodes else set()
     input_name = model.graph.input[0].name
     batches = list(calibration)
 
@@ -159,7 +154,6 @@ def quantize_int8(
                 activation_type=activation_type,
                 weight_type=QuantType.QInt8,
                 calibrate_method=methods[method],
-                nodes_to_exclude=list(inlined.float_ops),
                 extra_options={
                     "ActivationSymmetric": settings.activation_symmetric,
                     "WeightSymmetric": settings.weight_symmetric,
@@ -174,19 +168,15 @@ def quantize_int8(
         p for p in model.metadata_props if p.key not in {q.key for q in quantized.metadata_props}
     )
     qdq = sum(node.op_type in _QDQ for node in quantized.graph.node)
-    with_qdq = count_se_ops_with_qdq(quantized, se_op_names) + count_float_ops_with_qdq_weights(
-        quantized, set(inlined.float_ops)
-    )
     return Int8Result(
         quantized,
         settings,
         method,
         quantize_se,
         qdq,
-        with_qdq,
+        count_se_ops_with_qdq(quantized, se_op_names),
         squeeze_pool=pooled,
         se_inlined=inlined.fused_nodes,
-        se_float_ops=len(inlined.float_ops),
     )
 
 
