@@ -5,16 +5,16 @@ INT8 activations (S8S8), while ONNX Runtime's x86 kernels are faster with unsign
 see the README for the measurements behind each default. Weights are always symmetric per-channel
 INT8, and biases are left in float (``QuantizeBias=False``): TensorRT's parser rejects INT32 bias Q/DQ.
 
-SE-aware by default: the model is fused first, so each SE block is one ``se_deploy`` node that the
-quantizer leaves in float (its sigmoid/hard-sigmoid gate is known to lose accuracy under INT8 PTQ).
-``quantize_se=True`` quantizes the unfused SE ops instead, to compare.
+SE blocks per target: for TensorRT the model is fused first, so each SE block is one ``se_deploy`` node
+that the quantizer leaves in float (the plugin runs it; the sigmoid/hard-sigmoid gate is known to lose
+accuracy under INT8 PTQ). For ONNX Runtime, which inlines the fused node anyway, the fused functions are
+inlined before quantizing (``QuantSettings.inline_fused_se``, ``se_qdq.py``): a float function body between
+DQ and Q made fused INT8 slower than stock INT8, and inlined the SE is quantized exactly like the stock
+graph's. ``quantize_se=True`` quantizes the unfused SE ops for any target, to compare.
 
-Two things every build gets, because ONNX Runtime's QDQ fusions need them (see ``se_deploy/precision/
-se_qdq.py``): the spatial ``ReduceMean`` squeeze is written as ``GlobalAveragePool`` (an exact rewrite,
-``rewrite/squeeze_pool.py``), so ``DQ -> GlobalAveragePool -> Q`` becomes one quantized pooling op; and for
-targets whose runtime inlines the fused node (``QuantSettings.inline_fused_se``: ONNX Runtime), the fused
-functions are inlined before quantizing, so the SE is quantized exactly like the stock graph's (a float
-function body between DQ and Q made fused INT8 slower than stock INT8).
+Every build writes the spatial ``ReduceMean`` squeeze as ``GlobalAveragePool`` first (an exact rewrite,
+``rewrite/squeeze_pool.py``): ONNX Runtime fuses ``DQ -> GlobalAveragePool -> Q`` into one quantized pooling
+op but runs ``ReduceMean`` in float on the dequantized tensor.
 """
 
 from __future__ import annotations

@@ -53,18 +53,23 @@ def _fold_constant_unsqueezes(model: onnx.ModelProto) -> None:
     index = GraphIndex(model)
     graph = model.graph
     kept: list[onnx.NodeProto] = []
+    sources: set[str] = set()
     for node in graph.node:
         value = index.constant(node.output[0]) if node.op_type == "Unsqueeze" and node.domain == "" else None
         if value is None:
             kept.append(node)
         else:
             graph.initializer.append(numpy_helper.from_array(value, node.output[0]))
+            sources.add(node.input[0])
     del graph.node[:]
     graph.node.extend(kept)
     read = names_read(graph) | {value.name for value in graph.output}
     kept = [node for node in kept if node.op_type != "Constant" or any(out in read for out in node.output)]
     del graph.node[:]
     graph.node.extend(kept)
+    unread = [init for init in graph.initializer if init.name in sources and init.name not in read]
+    for init in unread:  # the (C, Cr) weights the folded Unsqueezes read
+        graph.initializer.remove(init)
 
 
 def _name_unnamed_nodes(model: onnx.ModelProto) -> None:

@@ -105,3 +105,17 @@ def test_tensorrt_target_keeps_the_fused_node(stock: onnx.ModelProto, calibratio
 def test_inlining_a_model_without_fused_nodes_is_a_no_op(stock: onnx.ModelProto) -> None:
     result = inline_fused_se(stock)
     assert result.model is stock and result.fused_nodes == 0
+
+
+def test_inlined_weights_are_initializers_again(stock: onnx.ModelProto) -> None:
+    """The bodies' Unsqueeze of W1/W2 is folded: the quantizer must see conv weights, not activations."""
+    result = inline_fused_se(fuse_se(stock).model)
+    ops = Counter(node.op_type for node in result.model.graph.node)
+    assert result.fused_nodes == SE_BLOCKS and ops["Unsqueeze"] == 0 and ops["Constant"] == 0
+    read = {name for node in result.model.graph.node for name in node.input}
+    assert all(init.name in read for init in result.model.graph.initializer)  # no dead (C, Cr) copies left
+    assert all(node.name for node in result.model.graph.node)
+    feeds = {stock.graph.input[0].name: np.random.default_rng(0).standard_normal((2, 3, 32, 32), np.float32)}
+    np.testing.assert_allclose(
+        session(result.model).run(None, feeds)[0], session(stock).run(None, feeds)[0], rtol=1e-4, atol=1e-4
+    )
