@@ -151,8 +151,7 @@ def prepare_model(
         if quantized.se_inlined:
             notes.append(
                 f"INT8 for {preparation.quant_target}: the {quantized.se_inlined} fused SE nodes were inlined before "
-                "quantizing (the runtime inlines them anyway); squeeze, scale and residual add are quantized, "
-                "the excitation (FCs, activation, gate) stays float"
+                "quantizing (the runtime inlines them anyway): the SE is quantized like the stock graph's"
             )
         details = quantized.to_dict() | {
             "calibration_samples": calibration.samples,

@@ -5,16 +5,16 @@ INT8 activations (S8S8), while ONNX Runtime's x86 kernels are faster with unsign
 see the README for the measurements behind each default. Weights are always symmetric per-channel
 INT8, and biases are left in float (``QuantizeBias=False``): TensorRT's parser rejects INT32 bias Q/DQ.
 
-SE-aware by default: the model is fused first, so each SE block is one ``se_deploy`` node that the
-quantizer leaves in float (its sigmoid/hard-sigmoid gate is known to lose accuracy under INT8 PTQ).
-``quantize_se=True`` quantizes the unfused SE ops instead, to compare.
+SE blocks per target: for TensorRT the model is fused first, so each SE block is one ``se_deploy`` node
+that the quantizer leaves in float (the plugin runs it; the sigmoid/hard-sigmoid gate is known to lose
+accuracy under INT8 PTQ). For ONNX Runtime, which inlines the fused node anyway, the fused functions are
+inlined before quantizing (``QuantSettings.inline_fused_se``, ``se_qdq.py``): a float function body between
+DQ and Q made fused INT8 slower than stock INT8, and inlined the SE is quantized exactly like the stock
+graph's. ``quantize_se=True`` quantizes the unfused SE ops for any target, to compare.
 
-Two things every build gets, because ONNX Runtime's QDQ fusions need them (see ``se_deploy/precision/
-se_qdq.py``): the spatial ``ReduceMean`` squeeze is written as ``GlobalAveragePool`` (an exact rewrite,
-``rewrite/squeeze_pool.py``), so ``DQ -> GlobalAveragePool -> Q`` becomes one quantized pooling op; and for
-targets whose runtime inlines the fused node (``QuantSettings.inline_fused_se``: ONNX Runtime), the fused
-functions are inlined before quantizing, so the SE's squeeze, scale and residual add run as quantized ops
-while its excitation (the two FCs on N x C values, the activation and the gate) stays in float.
+Every build writes the spatial ``ReduceMean`` squeeze as ``GlobalAveragePool`` first (an exact rewrite,
+``rewrite/squeeze_pool.py``): ONNX Runtime fuses ``DQ -> GlobalAveragePool -> Q`` into one quantized pooling
+op but runs ``ReduceMean`` in float on the dequantized tensor.
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnx.inliner
 
-from se_deploy.precision.se_qdq import SEInlining, count_float_ops_with_qdq_weights, inline_fused_se
+from se_deploy.precision.se_qdq import SEInlining, inline_fused_se
 from se_deploy.rewrite.fused_op import DOMAIN
 from se_deploy.rewrite.matcher import find_se_blocks
 from se_deploy.rewrite.squeeze_pool import SqueezePoolResult, reduce_mean_to_global_pool
@@ -46,7 +45,7 @@ class QuantSettings:
     reduce_range: bool = False  # 7-bit weights: no int16 saturation in x86 U8S8 kernels without VNNI
     why: str = ""
     # Inline the fused SE functions before quantizing (the runtime inlines them anyway, and a float function
-    # body between DQ and Q costs more than the stock graph's quantized ops); the excitation stays float.
+    # body between DQ and Q costs more than the stock graph's quantized ops).
     inline_fused_se: bool = False
 
     def to_dict(self) -> dict[str, object]:
@@ -85,11 +84,10 @@ class Int8Result:
     method: str
     quantize_se: bool
     qdq_nodes: int
-    se_ops_with_qdq: int  # SE ops (fused nodes' weights, or unfused SE ops) that read a DequantizeLinear
+    se_ops_with_qdq: int  # SE ops (fused nodes' weights, or unfused / inlined SE ops) that read a DequantizeLinear
     float_outputs: tuple[str, ...] = ()  # graph outputs whose Q/DQ pair was removed (logits stay float)
     squeeze_pool: SqueezePoolResult | None = None
     se_inlined: int = 0  # fused SE nodes inlined before quantizing (inline_fused_se)
-    se_float_ops: int = 0  # inlined excitation ops kept in float
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -101,7 +99,6 @@ class Int8Result:
             "float_outputs": list(self.float_outputs),
             "squeeze_as_global_average_pool": self.squeeze_pool.to_dict() if self.squeeze_pool else None,
             "se_inlined": self.se_inlined,
-            "se_float_ops": self.se_float_ops,
         }
 
 
@@ -130,15 +127,13 @@ def quantize_int8(
 
     if method not in CALIBRATION_METHODS:
         raise ValueError(f"calibration method must be one of {CALIBRATION_METHODS}, got {method!r}")
-    inlined = SEInlining(model, 0, [])
-    if quantize_se:
-        model = onnx.inliner.inline_local_functions(model)  # fused nodes back to standard ops
-    elif settings.inline_fused_se:
-        inlined = inline_fused_se(model)
+    inlined = SEInlining(model, 0)
+    if quantize_se or settings.inline_fused_se:
+        inlined = inline_fused_se(model)  # fused nodes back to standard ops
         model = inlined.model
     pooled = reduce_mean_to_global_pool(model)  # after inlining: every squeeze the quantizer sees
     model = pooled.model
-    se_op_names = _se_op_names(model) if quantize_se else set()
+    se_op_names = _se_op_names(model) if quantize_se or inlined.fused_nodes else set()
     input_name = model.graph.input[0].name
     batches = list(calibration)
 
@@ -175,7 +170,6 @@ def quantize_int8(
                 activation_type=activation_type,
                 weight_type=QuantType.QInt8,
                 calibrate_method=methods[method],
-                nodes_to_exclude=list(inlined.float_ops),
                 extra_options={
                     "ActivationSymmetric": settings.activation_symmetric,
                     "WeightSymmetric": settings.weight_symmetric,
@@ -191,20 +185,16 @@ def quantize_int8(
     )
     kept_float = drop_output_qdq(quantized) if float_outputs else ()
     qdq = sum(node.op_type in _QDQ for node in quantized.graph.node)
-    with_qdq = count_se_ops_with_qdq(quantized, se_op_names) + count_float_ops_with_qdq_weights(
-        quantized, set(inlined.float_ops)
-    )
     return Int8Result(
         quantized,
         settings,
         method,
         quantize_se,
         qdq,
-        with_qdq,
+        count_se_ops_with_qdq(quantized, se_op_names),
         float_outputs=kept_float,
         squeeze_pool=pooled,
         se_inlined=inlined.fused_nodes,
-        se_float_ops=len(inlined.float_ops),
     )
 
 

@@ -127,19 +127,19 @@ def _pooled(node: onnx.NodeProto, name: str, opset: int, graph: onnx.GraphProto)
 
 def _drop_unread_initializers(graph: onnx.GraphProto, names: set[str]) -> None:
     """Remove the axes initializers the rewritten nodes read, when nothing else reads them."""
-    still_read = _read_names(graph) | {o.name for o in graph.output}
+    still_read = names_read(graph) | {o.name for o in graph.output}
     keep = [init for init in graph.initializer if init.name not in names or init.name in still_read]
     if len(keep) != len(graph.initializer):
         del graph.initializer[:]
         graph.initializer.extend(keep)
 
 
-def _read_names(graph: onnx.GraphProto) -> set[str]:
+def names_read(graph: onnx.GraphProto) -> set[str]:
     """Every value name a node of ``graph`` or of its subgraphs (If/Loop/Scan bodies) reads."""
     names: set[str] = set()
     for node in graph.node:
         names.update(node.input)
         for attr in node.attribute:
             for sub in (*([attr.g] if attr.HasField("g") else []), *attr.graphs):
-                names |= _read_names(sub)
+                names |= names_read(sub)
     return names

@@ -34,7 +34,8 @@ def test_build_writes_model_and_description(
     assert runner.infer(np.zeros((2, 3, 32, 32), np.float32)).shape == (2, 10)
     if precision == "int8":
         details = description.precision_details
-        assert details["settings"]["activation_type"] == "uint8" and details["se_ops_with_qdq"] == 0
+        assert details["settings"]["activation_type"] == "uint8" and details["se_inlined"] == 4
+        assert details["squeeze_as_global_average_pool"]["rewritten"] == 1  # the head's mean (SE bodies use GAP)
 
 
 def test_model_without_se_builds_and_says_so(tmp_path: Path, digits_models: dict[str, Path]) -> None:

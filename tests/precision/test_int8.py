@@ -31,12 +31,18 @@ def _zero_point_types(model: onnx.ModelProto) -> set[int]:
     }
 
 
-def test_fused_se_excitation_stays_unquantized(stock: onnx.ModelProto, calibration) -> None:  # type: ignore[no-untyped-def]
+def test_fused_se_nodes_stay_unquantized_for_tensorrt(stock: onnx.ModelProto, calibration) -> None:  # type: ignore[no-untyped-def]
+    result = quantize_int8(fuse_se(stock).model, calibration, settings=QUANT_PRESETS["tensorrt"])
+    ops = Counter(n.op_type for n in result.model.graph.node)
+    assert ops["SqueezeExcitationResidual"] == 4 and ops["QuantizeLinear"] > 0
+    assert result.se_ops_with_qdq == 0
+
+
+def test_onnxruntime_target_is_u8s8_and_inlines_the_fused_se(stock: onnx.ModelProto, calibration) -> None:  # type: ignore[no-untyped-def]
     result = quantize_int8(fuse_se(stock).model, calibration, settings=QUANT_PRESETS["onnxruntime"])
     ops = Counter(n.op_type for n in result.model.graph.node)
     # ONNX Runtime inlines the fused node anyway: it is inlined before quantizing (tests/precision/test_se_qdq.py)
-    assert ops["SqueezeExcitationResidual"] == 0 and ops["QuantizeLinear"] > 0
-    assert result.se_inlined == 4 and result.se_ops_with_qdq == 0
+    assert ops["SqueezeExcitationResidual"] == 0 and ops["QuantizeLinear"] > 0 and result.se_inlined == 4
     assert _zero_point_types(result.model) == {TensorProto.UINT8}  # U8S8 for ONNX Runtime
 
 
