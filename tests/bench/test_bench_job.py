@@ -58,7 +58,9 @@ def test_json_follows_the_schema(bench_run: tuple[dict, Path]) -> None:
     assert json.loads((out / "copy.json").read_text()) == report
     assert {"cpu", "cores", "threads", "versions", "date"} <= set(report["environment"])
     variants = {(r["backend"], r["variant"]) for r in report["results"]}
-    assert variants >= {("onnxruntime", v) for v in ("stock", "fused", "twin", "baseline")} | {("torch-eager", "stock")}
+    assert variants >= {("onnxruntime", v) for v in ("stock", "fused", "fused-portable", "twin", "baseline")} | {
+        ("torch-eager", "stock")
+    }
     for row in report["results"]:
         assert set(row) >= {"variant", "backend", "precision", "batch", "latency_ms", "throughput_ips"}
         assert set(row["latency_ms"]) == {"p50", "p90", "p99", "mean"}
@@ -67,7 +69,7 @@ def test_json_follows_the_schema(bench_run: tuple[dict, Path]) -> None:
     assert [r["batch"] for r in ort] == [1, 4]
     for row in ort:
         assert set(row) >= {"backend", "precision", "batch", "stock_vs_twin", "fused_vs_twin"}
-        assert row["stock_vs_twin"] > 0 and row["fused_vs_twin"] > 0
+        assert row["stock_vs_twin"] > 0 and row["fused_vs_twin"] > 0 and row["fused_portable_vs_twin"] > 0
     eager = [r for r in report["overhead"] if r["backend"] == "torch-eager"]
     assert eager and all(r["fused_vs_twin"] is None for r in eager)
 
@@ -81,6 +83,8 @@ def test_accuracy_fidelity_and_profile(bench_run: tuple[dict, Path]) -> None:
     categories = {r["category"] for r in report["profile"] if r["variant"] == "stock"}
     assert "convolutions and the rest" in categories
     assert abs(sum(r["share"] for r in report["profile"] if r["variant"] == "twin") - 1.0) < 1e-6
+    native = {r["category"] for r in report["profile"] if r["variant"] == "fused"}  # the SE-native engine's graph
+    assert "SE-native scale (+ residual, ReLU) conv" in native
 
 
 def test_markdown_and_plots(bench_run: tuple[dict, Path]) -> None:

@@ -1,7 +1,10 @@
 """Batch buckets: the SE-native graph fixes its batch, so an engine holds one graph per bucket.
 
-A batch of ``n`` runs on the smallest bucket ``>= n`` (padded with copies of its last sample); a batch
-larger than the largest bucket runs as chunks of it.
+A batch of ``n`` runs as a sum of buckets, largest first (7 = 4 + 2 + 1 with buckets 1, 2, 4, 8): no
+sample is computed for nothing. Padding (copies of the last sample) is left for a remainder no bucket
+fits, which happens only when 1 is not a bucket (a model exported with a fixed batch). Padding to the
+next power of two instead was measured at 1.26-1.39x stock ORT for batches 3 and 5 on SE-ResNet-50
+(``benchmarks/results/native_se_resnet50/padding*.json``): splitting is the default for that reason.
 """
 
 from __future__ import annotations
@@ -31,13 +34,16 @@ def bucket_for(n: int, buckets: list[int]) -> int:
 
 
 def chunks(batch: np.ndarray, buckets: list[int]) -> Iterator[tuple[np.ndarray, int, int]]:
-    """(padded chunk, its bucket, real samples in it) covering ``batch`` in order."""
-    largest = max(buckets)
-    for start in range(0, batch.shape[0], largest):
-        part = batch[start : start + largest]
-        n = part.shape[0]
-        bucket = bucket_for(n, buckets)
-        if bucket > n:
-            pad = np.repeat(part[-1:], bucket - n, axis=0)  # a real sample: no NaN/denormal surprises
+    """(chunk, its bucket, real samples in it) covering ``batch`` in order: whole buckets, largest first."""
+    start, total = 0, batch.shape[0]
+    while start < total:
+        remaining = total - start
+        fitting = [b for b in buckets if b <= remaining]
+        bucket = max(fitting) if fitting else min(buckets)
+        part = batch[start : start + bucket]
+        real = part.shape[0]
+        if bucket > real:
+            pad = np.repeat(part[-1:], bucket - real, axis=0)  # a real sample: no NaN/denormal surprises
             part = np.concatenate([part, pad], axis=0)
-        yield np.ascontiguousarray(part), bucket, n
+        yield np.ascontiguousarray(part), bucket, real
+        start += real
