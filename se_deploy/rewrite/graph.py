@@ -57,7 +57,7 @@ class GraphIndex:
         elif name in self.producer:
             node = self.nodes[self.producer[name]]
             if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
-                value = _constant_node_value(node)
+                value = constant_node_value(node)
             elif node.op_type == "Identity":
                 value = self.constant(node.input[0])
             elif node.op_type == "Unsqueeze":  # an inlined fused SE node reshapes its weights this way
@@ -94,7 +94,8 @@ def attribute(node: onnx.NodeProto, name: str, default: object = None) -> object
     return default
 
 
-def _constant_node_value(node: onnx.NodeProto) -> np.ndarray | None:
+def constant_node_value(node: onnx.NodeProto) -> np.ndarray | None:
+    """The value of a ``Constant`` node, whichever of its value attributes it uses; None when it has none."""
     for attr in node.attribute:
         if attr.name == "value":
             return numpy_helper.to_array(attr.t)

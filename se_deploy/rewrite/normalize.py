@@ -27,7 +27,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from se_deploy.rewrite.graph import attribute, topologically_sorted
+from se_deploy.rewrite.graph import attribute, constant_node_value, topologically_sorted
 from se_deploy.rewrite.layout import sink_transposes
 
 _STANDARD = ("", "ai.onnx")
@@ -113,7 +113,7 @@ class _State:
         if node.domain not in _STANDARD:
             return None
         if node.op_type == "Constant":
-            return _constant_node_value(node)
+            return constant_node_value(node)
         if node.op_type == "Identity":
             return self.constant(node.input[0], depth + 1)
         if node.op_type == "Cast":
@@ -345,7 +345,7 @@ def _value_types(model: onnx.ModelProto) -> tuple[dict[str, int], dict[str, int]
     types.update({init.name: init.data_type for init in graph.initializer})
     for node in graph.node:
         if node.op_type == "Constant":
-            value = _constant_node_value(node)
+            value = constant_node_value(node)
             if value is not None:
                 types[node.output[0]] = onnx.helper.np_dtype_to_tensor_dtype(value.dtype)
     return {name: t for name, t in types.items() if t}, ranks
@@ -361,21 +361,6 @@ def _names_read_by_subgraphs(graph: onnx.GraphProto) -> set[str]:
                     names.update(inner.input)
                 names |= _names_read_by_subgraphs(sub)
     return names
-
-
-def _constant_node_value(node: onnx.NodeProto) -> np.ndarray | None:
-    for attr in node.attribute:
-        if attr.name == "value":
-            return numpy_helper.to_array(attr.t)
-        if attr.name == "value_float":
-            return np.array(attr.f, dtype=np.float32)
-        if attr.name == "value_floats":
-            return np.array(list(attr.floats), dtype=np.float32)
-        if attr.name == "value_int":
-            return np.array(attr.i, dtype=np.int64)
-        if attr.name == "value_ints":
-            return np.array(list(attr.ints), dtype=np.int64)
-    return None
 
 
 def _drop_unused_initializers(model: onnx.ModelProto) -> None:
