@@ -64,6 +64,14 @@ def check_batch(spec: InputSpec, batch: Any) -> np.ndarray:
     return batch
 
 
+def check_input(spec: InputSpec, batch: Any, *, allow_nonfinite: bool) -> np.ndarray:
+    """``check_batch``, then the NaN/Inf policy: what every loaded engine checks before it runs."""
+    check_batch(spec, batch)
+    if not allow_nonfinite:
+        refuse_nonfinite(batch)
+    return batch
+
+
 class Engine:
     """A loaded engine: ``engine(batch) -> logits``; ``engine.preprocess(image) -> one input sample``."""
 
@@ -107,11 +115,8 @@ class Engine:
 
         ``allow_nonfinite`` (default: the engine's, set at ``load``) lets NaN/Inf values through.
         """
-        check_batch(self.input_spec, batch)
         allowed = self.allow_nonfinite if allow_nonfinite is None else allow_nonfinite
-        if not allowed:
-            refuse_nonfinite(batch)
-        return batch
+        return check_input(self.input_spec, batch, allow_nonfinite=allowed)
 
     def __call__(self, batch: np.ndarray, *, allow_nonfinite: bool | None = None) -> np.ndarray:
         self.check(batch, allow_nonfinite=allow_nonfinite)

@@ -17,7 +17,7 @@ from se_deploy.backends.tensorrt.metadata import PlanMetadata, sidecar_path
 from se_deploy.data.images import preprocess_any
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.models.registry import Preprocessing
-from se_deploy.serve.runtime import InputSpec, check_batch, refuse_nonfinite
+from se_deploy.serve.runtime import InputSpec, check_input
 
 
 class PlanRunner(Protocol):
@@ -62,10 +62,8 @@ class PlanEngine:
 
     def check(self, batch: Any, *, allow_nonfinite: bool | None = None) -> np.ndarray:
         """Raise InvalidArgumentError unless ``batch`` fits the plan (the ONNX Runtime engine's checks)."""
-        check_batch(self.input_spec, batch)
-        if not (self.allow_nonfinite if allow_nonfinite is None else allow_nonfinite):
-            refuse_nonfinite(batch)
-        return batch
+        allowed = self.allow_nonfinite if allow_nonfinite is None else allow_nonfinite
+        return check_input(self.input_spec, batch, allow_nonfinite=allowed)
 
     def __call__(self, batch: np.ndarray, *, allow_nonfinite: bool | None = None) -> np.ndarray:
         return self.runner.infer(self.check(batch, allow_nonfinite=allow_nonfinite))
