@@ -32,10 +32,11 @@ from se_deploy.export import (
     validate_export_options,
     verify_onnx,
 )
-from se_deploy.fileio import atomic_write_text, created_dirs, replace_dir, staging_dir
+from se_deploy.fileio import atomic_write_text, created_dirs, replace_dir, sha256_of, staging_dir
 from se_deploy.model_metadata import embed_file
-from se_deploy.models.checkpoint import WeightsInfo, load_pretrained, sha256_of
-from se_deploy.models.registry import ModelSpec, get_spec
+from se_deploy.models.checkpoint import WeightsInfo, load_pretrained
+from se_deploy.models.registry import get_spec
+from se_deploy.models.spec import ModelSpec
 from se_deploy.output_guard import REPOSITORY_ENTRY, check_output
 from se_deploy.progress import Step
 from se_deploy.repository import ModelPaths, TensorSpec, parse_triton_config, triton_config
@@ -138,7 +139,11 @@ def _export(request: ExportRequest, spec: ModelSpec, image_size: int, output: Pa
         for index, (model_spec, module, role) in enumerate(models):
             staged = ModelPaths(staging, model_spec.name)
             progress(
-                Step(f"exporting {model_spec.name} to ONNX ({request.exporter}, opset {request.opset})", 1 + 2 * index, steps)
+                Step(
+                    f"exporting {model_spec.name} to ONNX ({request.exporter}, opset {request.opset})",
+                    1 + 2 * index,
+                    steps,
+                )
             )
             export_onnx(
                 module,

@@ -12,7 +12,7 @@ from typing import Any
 
 import onnx
 
-from se_deploy.models.registry import IMAGENET_224, Preprocessing
+from se_deploy.preprocessing import IMAGENET_224, Preprocessing
 
 METADATA_KEY = "se_deploy"
 

@@ -11,7 +11,9 @@ from se_deploy.cli import main
 
 
 def test_export_and_build_report_their_steps_on_stderr_and_are_quiet_with_json(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["export", "--model", "resnet_tiny", "--no-twin", "--output", str(tmp_path / "m")])
+    result = CliRunner().invoke(
+        main, ["export", "--model", "resnet_tiny", "--no-twin", "--output", str(tmp_path / "m")]
+    )
     assert result.exit_code == 0, result.output
     assert "s] exporting resnet_tiny to ONNX" in result.stderr
     assert "s] checking and verifying resnet_tiny" in result.stderr

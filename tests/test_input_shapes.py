@@ -8,8 +8,8 @@ from onnx import TensorProto, helper
 from se_deploy import model_metadata
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.input_shapes import parse_input_shape, parse_input_shapes, resolve_input_shapes
-from se_deploy.models.registry import IMAGENET_224
 from se_deploy.onnx_compare import random_inputs
+from se_deploy.preprocessing import IMAGENET_224
 
 
 def model_with_input(dims: list[object]) -> object:

@@ -14,10 +14,10 @@ from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
 from se_deploy.data.images import iterate_batches, scan_image_folder
 from se_deploy.data.layout import match_layout
 from se_deploy.errors import InvalidArgumentError
+from se_deploy.fileio import sha256_of
 from se_deploy.models import create_model, get_spec
-from se_deploy.models.checkpoint import sha256_of
+from se_deploy.onnx_io import load_onnx
 from se_deploy.precision.image_input import check_image_input
-from se_deploy.rewrite.job import load_onnx
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from se_deploy.bench.stats import geometric_mean, ratio_summary, summarize_laten
 from se_deploy.bench.variants import BASELINE, FUSED, FUSED_PORTABLE, STOCK, TWIN, BenchModels, prepare_models
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.input_shapes import resolve_input_shapes
-from se_deploy.rewrite.job import load_onnx
+from se_deploy.onnx_io import load_onnx
 
 BACKENDS: tuple[str, ...] = ("onnxruntime", "tensorrt", "torch")
 SCHEMA = "se-deploy/bench/1"
@@ -351,7 +351,11 @@ def _overhead_rows(
             row["stock_vs_twin"] = round(stock_ratio.center, 4) if stock_ratio else None
             row["fused_vs_twin"] = round(fused_ratio.center, 4) if fused_ratio else None
             row["fused_speedup_vs_stock"] = round(speedup.center, 4) if speedup else None
-            row["round_ms"] = {name: round(geometric_mean(r), 4) for name, r in (("stock", stock), ("fused", fused), ("twin", twin)) if r}
+            row["round_ms"] = {
+                name: round(geometric_mean(r), 4)
+                for name, r in (("stock", stock), ("fused", fused), ("twin", twin))
+                if r
+            }
             portable = rounds(FUSED_PORTABLE)
             portable_ratio = ratio_summary(portable, twin) if portable else None
             row["fused_portable_vs_twin"] = round(portable_ratio.center, 4) if portable_ratio else None

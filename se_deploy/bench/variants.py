@@ -13,8 +13,8 @@ from se_deploy import model_metadata
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.export_job import ExportRequest, build_model, build_twin, run_export
 from se_deploy.models import get_spec
+from se_deploy.onnx_io import load_onnx
 from se_deploy.precision.image_input import check_image_input
-from se_deploy.rewrite.job import load_onnx
 from se_deploy.rewrite.surgery import strip_se
 
 STOCK, FUSED, TWIN, BASELINE = "stock", "fused", "twin", "baseline"

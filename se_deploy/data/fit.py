@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from se_deploy.errors import InvalidArgumentError
-from se_deploy.models.registry import Preprocessing
+from se_deploy.preprocessing import Preprocessing
 
 FIT_POLICIES: tuple[str, ...] = ("resize", "pad", "crop")
 _RESAMPLING = {"nearest": 0, "bilinear": 2, "bicubic": 3}

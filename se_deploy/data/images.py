@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from se_deploy.errors import InvalidArgumentError
-from se_deploy.models.registry import Preprocessing
+from se_deploy.preprocessing import Preprocessing
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"})
 _RESAMPLING = {"bilinear": 2, "bicubic": 3, "nearest": 0}  # PIL.Image.Resampling values

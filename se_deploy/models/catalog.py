@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from se_deploy.models.complexity_cache import complexity_of, lookup
-from se_deploy.models.registry import ModelSpec, get_spec, list_models
+from se_deploy.models.registry import get_spec, list_models
+from se_deploy.models.spec import ModelSpec
 from se_deploy.progress import Progress, Step, silent
 
 

@@ -8,7 +8,6 @@ is loaded.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import re
@@ -20,8 +19,9 @@ import torch
 from torch import nn
 
 from se_deploy.errors import WeightsError
+from se_deploy.fileio import sha256_of
 from se_deploy.models.hub import download_hub_weights, is_hub_source
-from se_deploy.models.registry import AdaptedCheckpoint, ModelSpec
+from se_deploy.models.spec import AdaptedCheckpoint, ModelSpec
 from se_deploy.models.timm_names import timm_architecture, zoo_model_for
 
 # Wrapper keys used by common training loops, most specific first.
@@ -59,14 +59,6 @@ class WeightsInfo:
             "layout": self.layout,
             "notes": list(self.notes),
         }
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_checkpoint(

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from se_deploy.models.complexity import Complexity, measure
-from se_deploy.models.registry import ModelSpec, get_spec, list_models
+from se_deploy.models.registry import get_spec, list_models
+from se_deploy.models.spec import ModelSpec
 from se_deploy.progress import Progress, Step, silent
 
 CACHE_FILE = Path(__file__).with_name("complexity.json")

@@ -13,7 +13,7 @@ import re
 
 import torch
 
-from se_deploy.models.registry import AdaptedCheckpoint, ModelSpec
+from se_deploy.models.spec import AdaptedCheckpoint, ModelSpec
 
 CADENE_FLAT = "cadene"
 NATIVE = "native"

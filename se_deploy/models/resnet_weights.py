@@ -18,7 +18,7 @@ import re
 import torch
 
 from se_deploy.errors import WeightsError
-from se_deploy.models.registry import AdaptedCheckpoint, ModelSpec
+from se_deploy.models.spec import AdaptedCheckpoint, ModelSpec
 from se_deploy.models.timm_names import timm_architecture
 
 CADENE = "cadene"

@@ -13,12 +13,14 @@ from se_deploy.models.inception_resnet_v2 import build_inception_resnet_v2
 from se_deploy.models.inception_weights import bn_inception_checkpoint_filter, inception_resnet_v2_checkpoint_filter
 from se_deploy.models.mobilenet import build_mobilenet
 from se_deploy.models.paper import paper_figures
-from se_deploy.models.registry import IMAGENET_224, ModelSpec, Preprocessing, register
+from se_deploy.models.registry import register
 from se_deploy.models.resnet import build_resnet
 from se_deploy.models.resnet_weights import resnet_checkpoint_filter
 from se_deploy.models.senet import build_senet154
 from se_deploy.models.shufflenet import build_shufflenet_g3
+from se_deploy.models.spec import ModelSpec
 from se_deploy.models.vgg import build_vgg16_bn
+from se_deploy.preprocessing import IMAGENET_224, Preprocessing
 
 _PLACEMENT_NOTES = {
     "caffe": "stride on the first 1x1 conv (paper/Caffe; Cadene & timm legacy_seresnet weights)",

@@ -12,7 +12,7 @@ import numpy as np
 from se_deploy.data.fit import load_fitted_image
 from se_deploy.data.images import LabeledImage, load_image, scan_image_folder
 from se_deploy.errors import InvalidArgumentError
-from se_deploy.models.registry import Preprocessing
+from se_deploy.preprocessing import Preprocessing
 
 SELECTION_RULE = "file names sorted (class folders, then files); image int(i * found / samples) for i < samples"
 

@@ -10,33 +10,17 @@ from typing import Any
 import onnx
 
 from se_deploy import model_metadata
-from se_deploy.errors import ExportError, InvalidArgumentError, OutputError, SeDeployError
+from se_deploy.errors import ExportError, OutputError, SeDeployError
 from se_deploy.fileio import atomic_write
 from se_deploy.input_shapes import Shape, resolve_input_shapes
 from se_deploy.onnx_compare import ModelComparison, compare_models, random_inputs, session
+from se_deploy.onnx_io import load_onnx
 from se_deploy.output_guard import ONNX_FILE, check_output
 from se_deploy.rewrite.matcher import MatchReport, find_se_blocks
 from se_deploy.rewrite.normalize import normalize
 from se_deploy.rewrite.surgery import SurgeryResult, fuse_se, strip_se
 
 _FLOAT16 = onnx.TensorProto.FLOAT16
-
-
-def load_onnx(path: Path) -> onnx.ModelProto:
-    """Read an ONNX file (external data beside it is loaded too) with errors a user can act on."""
-    if not path.exists():
-        raise InvalidArgumentError(f"ONNX file {str(path)!r} does not exist")
-    if not path.is_file():
-        raise InvalidArgumentError(f"{str(path)!r} is not a file")
-    try:
-        model = onnx.load(str(path))
-    except Exception as exc:  # protobuf's DecodeError and friends; the user needs only the gist
-        raise InvalidArgumentError(
-            f"cannot read {str(path)!r} as an ONNX model ({type(exc).__name__}). Is it an .onnx file, complete?"
-        ) from None
-    if not model.graph.node:
-        raise InvalidArgumentError(f"{str(path)!r} holds no graph nodes: it is not an ONNX model")
-    return model
 
 
 def inspect_file(path: Path) -> MatchReport:

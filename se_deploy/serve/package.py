@@ -23,11 +23,10 @@ from se_deploy import model_metadata
 from se_deploy.backends.onnxruntime.engine import ENGINE_FILENAME, EngineDescription
 from se_deploy.backends.tensorrt.metadata import PlanMetadata
 from se_deploy.errors import InvalidArgumentError
-from se_deploy.fileio import atomic_write_text, created_dirs, replace_dir, staging_dir
-from se_deploy.models.checkpoint import sha256_of
+from se_deploy.fileio import atomic_write_text, created_dirs, replace_dir, sha256_of, staging_dir
+from se_deploy.onnx_io import load_onnx
 from se_deploy.output_guard import PACKAGE_SCHEMA, REPOSITORY_ENTRY, check_output
 from se_deploy.repository import ModelPaths, ServingOptions, TensorSpec, parse_triton_config, triton_config
-from se_deploy.rewrite.job import load_onnx
 
 _DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "float16"}
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")

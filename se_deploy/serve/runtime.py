@@ -23,7 +23,7 @@ from se_deploy.backends.onnxruntime.engine import EngineDescription
 from se_deploy.backends.onnxruntime.loader import open_session
 from se_deploy.data.images import preprocess_any
 from se_deploy.errors import InvalidArgumentError
-from se_deploy.models.registry import Preprocessing
+from se_deploy.preprocessing import Preprocessing
 
 _NUMPY = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 

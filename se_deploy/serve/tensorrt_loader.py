@@ -16,7 +16,7 @@ import numpy as np
 from se_deploy.backends.tensorrt.metadata import PlanMetadata, sidecar_path
 from se_deploy.data.images import preprocess_any
 from se_deploy.errors import InvalidArgumentError
-from se_deploy.models.registry import Preprocessing
+from se_deploy.preprocessing import Preprocessing
 from se_deploy.serve.runtime import InputSpec, check_input
 
 

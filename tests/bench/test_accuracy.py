@@ -22,9 +22,9 @@ from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
 from se_deploy.bench.accuracy import evaluate
 from se_deploy.bench.agreement import MAX_DISAGREEMENT, compare_predictions
 from se_deploy.data.images import preprocess_image
+from se_deploy.onnx_io import load_onnx
 from se_deploy.precision.calibration import load_calibration_set
 from se_deploy.precision.int8 import QUANT_PRESETS, quantize_int8
-from se_deploy.rewrite.job import load_onnx
 from se_deploy.rewrite.surgery import fuse_se
 
 NAMES = ["se_resnet_tiny", "resnet_tiny"]

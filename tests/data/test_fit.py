@@ -8,7 +8,7 @@ from PIL import Image
 
 from se_deploy.data.fit import fit_image
 from se_deploy.errors import InvalidArgumentError
-from se_deploy.models.registry import Preprocessing
+from se_deploy.preprocessing import Preprocessing
 
 PRE = Preprocessing(resize_size=48, crop_size=48, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from se_deploy.data.images import load_image, scan_image_folder
 from se_deploy.errors import InvalidArgumentError
-from se_deploy.models.registry import Preprocessing
+from se_deploy.preprocessing import Preprocessing
 
 
 def _png(path: Path, color: tuple[int, int, int], size: tuple[int, int] = (40, 30)) -> None:

@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 
 from se_deploy.errors import InvalidArgumentError
-from se_deploy.models.registry import Preprocessing
 from se_deploy.precision.calibration import load_calibration_set
+from se_deploy.preprocessing import Preprocessing
 
 PRE = Preprocessing(resize_size=36, crop_size=32)
 

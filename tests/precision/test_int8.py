@@ -8,9 +8,9 @@ import onnx
 import pytest
 from onnx import TensorProto
 
-from se_deploy.models.registry import Preprocessing
 from se_deploy.precision.calibration import load_calibration_set
 from se_deploy.precision.int8 import QUANT_PRESETS, quantize_int8
+from se_deploy.preprocessing import Preprocessing
 from se_deploy.rewrite.surgery import fuse_se
 
 

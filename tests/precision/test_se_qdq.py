@@ -10,11 +10,11 @@ import numpy as np
 import onnx
 import pytest
 
-from se_deploy.models.registry import Preprocessing
 from se_deploy.onnx_compare import session
 from se_deploy.precision.calibration import load_calibration_set
 from se_deploy.precision.int8 import QUANT_PRESETS, quantize_int8
 from se_deploy.precision.se_qdq import inline_fused_se
+from se_deploy.preprocessing import Preprocessing
 from se_deploy.rewrite.fused_op import DOMAIN
 from se_deploy.rewrite.surgery import fuse_se
 

@@ -13,7 +13,7 @@ import pytest
 
 from se_deploy.backends.tensorrt.metadata import BatchRange, PlanMetadata
 from se_deploy.errors import InvalidArgumentError
-from se_deploy.models.registry import Preprocessing
+from se_deploy.preprocessing import Preprocessing
 from se_deploy.serve.tensorrt_loader import PlanEngine
 
 BGR_255 = Preprocessing(

@@ -20,14 +20,13 @@ from se_deploy.backends.onnxruntime.engine import (
 from se_deploy.backends.onnxruntime.native.build import NATIVE_DIR, NativeBuild, build_native, unavailable_reason
 from se_deploy.backends.onnxruntime.native.platform import current_platform
 from se_deploy.errors import InvalidArgumentError
-from se_deploy.fileio import atomic_write_text, created_dirs, replace_dir, staging_dir
+from se_deploy.fileio import atomic_write_text, created_dirs, replace_dir, sha256_of, staging_dir
 from se_deploy.input_shapes import Shape
-from se_deploy.models.checkpoint import sha256_of
+from se_deploy.onnx_io import load_onnx
 from se_deploy.output_guard import ENGINE_DIR, check_output
 from se_deploy.precision.fidelity import measure_fidelity
 from se_deploy.precision.image_input import check_image_input
 from se_deploy.prepare import Preparation, prepare_model
-from se_deploy.rewrite.job import load_onnx
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 import onnx
 
 from se_deploy.backends.onnxruntime.engine import ENGINE_FILENAME, EngineDescription
-from se_deploy.rewrite.job import load_onnx
+from se_deploy.onnx_io import load_onnx
 
 
 @dataclass

@@ -19,9 +19,9 @@ from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxrunti
 from se_deploy.backends.tensorrt.builder import TensorRTBuildRequest, plan_metadata, prepare_plan
 from se_deploy.backends.tensorrt.lowering import LOWERED_OPS
 from se_deploy.backends.tensorrt.metadata import BatchRange, PlanMetadata
-from se_deploy.models.registry import Preprocessing
 from se_deploy.onnx_compare import compare_models
 from se_deploy.prepare import Preparation
+from se_deploy.preprocessing import Preprocessing
 from se_deploy.serve.package import package, parse_triton_config
 from se_deploy.serve.tensorrt_loader import plan_preprocessing
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import onnx
 
-from se_deploy.rewrite.job import load_onnx
+from se_deploy.onnx_io import load_onnx
 
 
 def optimize_with_ort(model: onnx.ModelProto, scratch: Path) -> onnx.ModelProto:
