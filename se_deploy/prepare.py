@@ -22,7 +22,7 @@ from se_deploy.precision.calibration import load_calibration_set
 from se_deploy.precision.fp16 import convert_fp16
 from se_deploy.precision.fp16_mixed import convert_fp16_mixed
 from se_deploy.precision.int8 import CALIBRATION_METHODS, QUANT_PRESETS, quantize_int8
-from se_deploy.rewrite.matcher import find_se_blocks
+from se_deploy.rewrite.match import find_se_blocks
 from se_deploy.rewrite.normalize import normalize
 from se_deploy.rewrite.surgery import fuse_se
 

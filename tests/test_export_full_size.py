@@ -64,7 +64,7 @@ def test_full_size_se_resnet50_inspect_fuse_and_strip(tmp_path: Path, exporter: 
     from se_deploy.cli import main
     from se_deploy.onnx_compare import compare_models
     from se_deploy.rewrite.job import FuseRequest, run_fuse
-    from se_deploy.rewrite.matcher import find_se_blocks
+    from se_deploy.rewrite.match import find_se_blocks
 
     result = CliRunner().invoke(
         main,
@@ -137,7 +137,7 @@ def test_full_size_zoo_model_exports_with_its_twin(tmp_path: Path, name: str) ->
 
     from se_deploy.cli import main
     from se_deploy.models import get_spec
-    from se_deploy.rewrite.matcher import find_se_blocks
+    from se_deploy.rewrite.match import find_se_blocks
 
     result = CliRunner().invoke(main, ["export", "--model", name, "--output", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output

@@ -16,7 +16,7 @@ from se_deploy.models import create_model, get_spec
 from se_deploy.models.se_block import SqueezeExcitation
 from se_deploy.onnx_compare import compare_models
 from se_deploy.rewrite.job import FuseRequest, run_fuse
-from se_deploy.rewrite.matcher import find_se_blocks
+from se_deploy.rewrite.match import find_se_blocks
 
 # (tiny SE model, SE blocks whose residual add folds into the fused node)
 TINY_FAMILIES = {

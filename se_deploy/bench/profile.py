@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 
 from se_deploy.backends.onnxruntime.engine import EngineDescription
-from se_deploy.rewrite.matcher import find_se_blocks
+from se_deploy.rewrite.match import find_se_blocks
 
 ITERATIONS = 10
 _LAYOUT = {"ReorderInput", "ReorderOutput", "Transpose"}

@@ -31,7 +31,7 @@ import onnx
 
 from se_deploy.precision.se_qdq import SEInlining, inline_fused_se
 from se_deploy.rewrite.fused_op import DOMAIN
-from se_deploy.rewrite.matcher import find_se_blocks
+from se_deploy.rewrite.match import find_se_blocks
 from se_deploy.rewrite.squeeze_pool import SqueezePoolResult, reduce_mean_to_global_pool
 
 

@@ -16,7 +16,7 @@ from se_deploy.input_shapes import Shape, resolve_input_shapes
 from se_deploy.onnx_compare import ModelComparison, compare_models, random_inputs, session
 from se_deploy.onnx_io import load_onnx
 from se_deploy.output_guard import ONNX_FILE, check_output
-from se_deploy.rewrite.matcher import MatchReport, find_se_blocks
+from se_deploy.rewrite.match import MatchReport, find_se_blocks
 from se_deploy.rewrite.normalize import normalize
 from se_deploy.rewrite.surgery import SurgeryResult, fuse_se, strip_se
 

@@ -19,7 +19,7 @@ from se_deploy.rewrite.fused_op import (
     make_fused_node,
 )
 from se_deploy.rewrite.graph import GraphIndex
-from se_deploy.rewrite.matcher import MatchReport, SEBlock, find_se_blocks
+from se_deploy.rewrite.match import MatchReport, SEBlock, find_se_blocks
 from se_deploy.rewrite.normalize import normalize
 
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from se_deploy.cli import main
-from se_deploy.rewrite.matcher import find_se_blocks
+from se_deploy.rewrite.match import find_se_blocks
 from se_deploy.rewrite.normalize import normalize
 from tests.fixtures.foreign import manifest
 

@@ -10,7 +10,7 @@ import pytest
 from onnx import TensorProto
 
 from se_deploy.onnx_compare import compare_models
-from se_deploy.rewrite.matcher import find_se_blocks
+from se_deploy.rewrite.match import find_se_blocks
 from se_deploy.rewrite.surgery import fuse_se
 from tests.rewrite.graphs import SEGraph
 

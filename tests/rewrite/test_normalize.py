@@ -8,7 +8,7 @@ import onnx
 import pytest
 
 from se_deploy.onnx_compare import compare_models, session
-from se_deploy.rewrite.matcher import find_se_blocks
+from se_deploy.rewrite.match import find_se_blocks
 from se_deploy.rewrite.normalize import normalize
 from se_deploy.rewrite.surgery import fuse_se, strip_se
 from tests.rewrite.foreign_graphs import ForeignSE

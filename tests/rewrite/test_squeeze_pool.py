@@ -10,7 +10,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from se_deploy.onnx_compare import random_inputs, session
-from se_deploy.rewrite.matcher import find_se_blocks
+from se_deploy.rewrite.match import find_se_blocks
 from se_deploy.rewrite.squeeze_pool import reduce_mean_to_global_pool
 from tests.rewrite.graphs import SEGraph
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from se_deploy.onnx_compare import compare_models, random_inputs, session
-from se_deploy.rewrite.matcher import find_se_blocks
+from se_deploy.rewrite.match import find_se_blocks
 from se_deploy.rewrite.surgery import fuse_se, strip_se
 from tests.rewrite.styles import STYLES, count_se, export
 

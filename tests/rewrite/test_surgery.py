@@ -10,7 +10,7 @@ from torch import nn
 
 from se_deploy.onnx_compare import compare_models, random_inputs, session
 from se_deploy.rewrite.fused_op import OVERLOAD_IR_VERSION
-from se_deploy.rewrite.matcher import find_se_blocks
+from se_deploy.rewrite.match import find_se_blocks
 from se_deploy.rewrite.surgery import fuse_se, strip_se
 from tests.rewrite.graphs import SEGraph
 from tests.rewrite.styles import TimmSE, export

@@ -1,0 +1,175 @@
+"""Link 5, the gate: Sigmoid, HardSigmoid, or a hard sigmoid written out as arithmetic around a Clip/Relu6
+(``relu6(x + 3) / 6``, ``clip(x / 6 + 0.5, 0, 1)``, ...), read as HardSigmoid(alpha, beta).
+
+Kinds are named as ``rewrite/fused_op.py``'s ``GATES``. The written-out form is read by folding the
+nodes through ``WRITTEN_ARITHMETIC``: each row says what ``head <op> c`` does to the affine map before
+the Clip and to the scale after it, and where the op may not stand (``refusal``). Near-miss reasons
+beside it: an op that is no gate, a HardSigmoid with alpha <= 0, a non-constant Clip bound or operand,
+a row's refusal, arithmetic without a Clip, a Clip that does not end up mapping onto [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+
+from se_deploy.rewrite.graph import attribute
+from se_deploy.rewrite.match.walk import Stop, Walk, is_standard, qualified_op
+
+STAGE = "gate"
+Gate = tuple[str, float, float]  # (kind, gate_alpha, gate_beta): clip(alpha * x + beta, 0, 1) for hard_sigmoid
+
+
+def _sigmoid(walk: Walk, node: onnx.NodeProto) -> Gate:
+    return "sigmoid", 1.0 / 6.0, 0.5
+
+
+def _hard_sigmoid(walk: Walk, node: onnx.NodeProto) -> Gate:
+    alpha = float(attribute(node, "alpha", 0.2))  # type: ignore[arg-type]
+    beta = float(attribute(node, "beta", 0.5))  # type: ignore[arg-type]
+    if not alpha > 0:
+        walk.soft(STAGE, f"HardSigmoid alpha={alpha} does not make a gate (needs alpha > 0)")
+    return "hard_sigmoid", alpha, beta
+
+
+GATE_OPS: dict[str, Callable[[Walk, onnx.NodeProto], Gate]] = {"Sigmoid": _sigmoid, "HardSigmoid": _hard_sigmoid}
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    """What ``head <op> c`` (c a scalar constant) does inside a written-out hard sigmoid."""
+
+    before_clip: Callable[[float, float, float], tuple[float, float]]  # (scale, offset, c) -> (scale, offset)
+    after_clip: Callable[[float, float], float] | None  # (post_scale, c) -> post_scale; None: not after the Clip
+    constant_first: bool  # whether ``c <op> head`` is the same map
+    refusal: str = ""  # the near-miss reason when the op stands where it may not
+    nonzero: bool = False  # whether c == 0 is refused
+
+
+WRITTEN_ARITHMETIC: dict[str, Arithmetic] = {
+    "Add": Arithmetic(
+        lambda s, o, c: (s, o + c), None, True, refusal="an Add after the Clip does not form a hard sigmoid"
+    ),
+    "Sub": Arithmetic(
+        lambda s, o, c: (s, o - c), None, False, refusal="a Sub in the gate does not form a hard sigmoid"
+    ),
+    "Mul": Arithmetic(lambda s, o, c: (s * c, o * c), lambda p, c: p * c, True),
+    "Div": Arithmetic(
+        lambda s, o, c: (s / c, o / c),
+        lambda p, c: p / c,
+        False,
+        refusal="a Div in the gate does not form a hard sigmoid",
+        nonzero=True,
+    ),
+}
+WRITTEN_OPS = frozenset({"Clip", *WRITTEN_ARITHMETIC})
+MAX_WRITTEN_NODES = 4  # relu6(x + 3) / 6 is three; one more for a stray scale
+
+
+def take_gate(walk: Walk) -> Gate:
+    node = walk.next_node(STAGE)
+    op = qualified_op(node)
+    if op in GATE_OPS:
+        walk.take(node)
+        return GATE_OPS[op](walk, node)
+    if op in WRITTEN_OPS:
+        return take_written_hard_sigmoid(walk, node)
+    raise Stop(STAGE, f"expected a gate (Sigmoid, HardSigmoid or relu6(x + 3) / 6), found {op}")
+
+
+@dataclass
+class _Written:
+    """``post_scale * clip(scale * x + offset, *clip)``, as folded so far."""
+
+    scale: float = 1.0
+    offset: float = 0.0
+    post_scale: float = 1.0
+    clip: tuple[float, float] | None = None
+
+
+def take_written_hard_sigmoid(walk: Walk, first: onnx.NodeProto) -> Gate:
+    """``clip(x + a, 0, b) / b`` (relu6(x + 3) / 6) or ``clip(x / b + c, 0, 1)``, as HardSigmoid(alpha, beta)."""
+    state = _Written()
+    node: onnx.NodeProto | None = first
+    for _ in range(MAX_WRITTEN_NODES):
+        if node is None:
+            break
+        if node.op_type == "Clip":
+            _take_clip(walk, node, state)
+        else:
+            _take_arithmetic(walk, node, state)
+        node = _next_written_node(walk)
+    if state.clip is None:
+        raise Stop(STAGE, "arithmetic without a Clip/Relu6 is not a hard sigmoid")
+    low, high = state.clip
+    post = state.post_scale
+    # post * clip(scale * x + offset, low, high) == clip(alpha * x + beta, 0, 1) needs:
+    if not (np.isclose(low, 0.0) and post > 0 and np.isclose(high * post, 1.0)):
+        raise Stop(STAGE, f"Clip({low:g}, {high:g}) scaled by {post:g} does not map onto [0, 1]")
+    return "hard_sigmoid", float(state.scale * post), float(state.offset * post)
+
+
+def _take_clip(walk: Walk, node: onnx.NodeProto, state: _Written) -> None:
+    state.clip = _clip_bounds(walk, node)
+    if state.clip is None:
+        raise Stop(STAGE, "Clip bounds of the written-out hard sigmoid are not constants")
+    walk.take(node)
+
+
+def _take_arithmetic(walk: Walk, node: onnx.NodeProto, state: _Written) -> None:
+    constant = _scalar_operand(walk, node)
+    if constant is None:
+        raise Stop(STAGE, f"{node.op_type} in the gate does not combine the excitation with a scalar constant")
+    value, head_first = constant
+    row = WRITTEN_ARITHMETIC[node.op_type]
+    misplaced = (not head_first and not row.constant_first) or (state.clip is not None and row.after_clip is None)
+    if misplaced or (row.nonzero and value == 0):
+        raise Stop(STAGE, row.refusal)
+    if state.clip is None:
+        state.scale, state.offset = row.before_clip(state.scale, state.offset, value)
+    else:
+        state.post_scale = row.after_clip(state.post_scale, value)  # type: ignore[misc]
+    walk.take(node)
+
+
+def _next_written_node(walk: Walk) -> onnx.NodeProto | None:
+    """The head's single reader when it goes on with the arithmetic (not the final ``gate * x`` Mul)."""
+    readers = walk.index.consumers_of(walk.head)
+    if len(readers) != 1:
+        return None
+    node = walk.node(readers[0])
+    if node.op_type not in WRITTEN_OPS or not is_standard(node):
+        return None
+    if node.op_type == "Mul" and _scalar_operand(walk, node) is None:
+        return None
+    return node
+
+
+def _clip_bounds(walk: Walk, node: onnx.NodeProto) -> tuple[float, float] | None:
+    if walk.index.opset >= 11:
+        bounds = []
+        for position, default in ((1, -np.inf), (2, np.inf)):
+            if len(node.input) > position and node.input[position]:
+                value = walk.index.constant(node.input[position])
+                if value is None:
+                    return None
+                bounds.append(float(value.reshape(())))
+            else:
+                bounds.append(default)
+        return bounds[0], bounds[1]
+    return float(attribute(node, "min", -np.inf)), float(attribute(node, "max", np.inf))  # type: ignore[arg-type]
+
+
+def _scalar_operand(walk: Walk, node: onnx.NodeProto) -> tuple[float, bool] | None:
+    """(constant, head is the first operand) when ``node`` combines the head with a scalar constant."""
+    if walk.head not in node.input:
+        return None
+    head_first = node.input[0] == walk.head
+    other = node.input[1] if head_first else node.input[0]
+    value = walk.index.constant(other)
+    if value is None or value.size != 1:
+        return None
+    return float(value.reshape(())), head_first
