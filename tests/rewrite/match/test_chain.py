@@ -1,5 +1,5 @@
-"""Per rule: a one-block graph, the op list after fusing, numerical equality through ORT; and one
-negative test per check, each saying why it failed."""
+"""Per rule: a one-block graph, the op list after fusing, numerical equality through ORT; and how the
+chain walk reports candidates. One negative test per check lives beside its link (test_<link>.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from onnx import TensorProto
+from onnx import TensorProto, helper, numpy_helper
 
 from se_deploy.onnx_compare import compare_models
 from se_deploy.rewrite.match import find_se_blocks
 from se_deploy.rewrite.surgery import fuse_se
 from tests.rewrite.graphs import SEGraph
+from tests.rewrite.match.edits import assert_near_miss, replace_node
 
 POSITIVE = {
     "gap_conv_relu_sigmoid": SEGraph(),
@@ -54,49 +55,28 @@ def test_rule_matches_and_fuses_to_one_node(name: str) -> None:
     assert comparison.passed, comparison.to_dict()
 
 
-def test_written_out_hard_sigmoid_becomes_alpha_beta() -> None:
-    block = find_se_blocks(SEGraph(gate="relu6_div").build()).blocks[0]
-    assert block.gate == "hard_sigmoid"
-    assert block.gate_alpha == pytest.approx(1 / 6) and block.gate_beta == pytest.approx(0.5)
-
-
-NEGATIVE = {
-    # check: the FC is a 1x1 convolution
-    "fc_kernel_3x3": (SEGraph(fc1_kernel=3), "fc1", "kernel is 3x3"),
-    "fc_grouped": (SEGraph(fc1_group=2), "fc1", "group=2"),
-    "fc_padded": (SEGraph(fc1_pads=(1, 1, 1, 1)), "fc1", "pads"),
-    # check: FC weights are constants
-    "fc_runtime_weights": (SEGraph(fc1_weight_is_input=True), "fc1", "computed at run time"),
-    # check: inner values have one reader
-    "hidden_read_elsewhere": (SEGraph(extra_reader_of_hidden=True), "activation", "read by 2 nodes"),
-    # check: supported activation / gate
-    "tanh_activation": (SEGraph(activation="Tanh"), "activation", "unsupported activation"),
-    "tanh_gate": (SEGraph(gate="Tanh"), "gate", "expected a gate"),
-    "hard_sigmoid_nonpositive_alpha": (SEGraph(gate="HardSigmoid", hard_sigmoid_alpha=-0.5), "gate", "alpha"),
-    "clip_not_onto_unit_interval": (SEGraph(gate="relu6_div", clip_high=5.0), "gate", "does not map onto [0, 1]"),
-    # check: the gate scales the squeezed tensor, broadcast over its channels
-    "gate_scales_another_tensor": (SEGraph(mul_other="Other"), "scale", "multiplies 'Other'"),
-    "gate_broadcast_over_height": (
-        SEGraph(fc="gemm", back_shape=(-1, 1, 8, 1), spatial=8),
-        "scale",
-        "must broadcast as (N, 8, 1, 1)",
-    ),
-}
-
-
-@pytest.mark.parametrize("name", list(NEGATIVE))
-def test_failed_check_is_a_near_miss_with_its_reason(name: str) -> None:
-    spec, stage, reason = NEGATIVE[name]
-    report = find_se_blocks(spec.build())
-    assert report.blocks == ()
-    assert len(report.near_misses) == 1, report
-    miss = report.near_misses[0]
-    assert miss.stage == stage and reason in miss.reason, miss
-
-
-def test_channel_reduction_is_not_a_spatial_squeeze() -> None:
-    report = find_se_blocks(SEGraph(pool="ReduceMean", reduce_axes=(1,), keepdims=1, fc="gemm").build())
+def test_classifier_head_is_no_near_miss() -> None:
+    """pool -> flatten -> Gemm stops before any gate and never multiplies the pooled tensor back: not reported."""
+    weight = numpy_helper.from_array(np.ones((10, 8), dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [
+            helper.make_node("GlobalAveragePool", ["X"], ["s"]),
+            helper.make_node("Flatten", ["s"], ["f"]),
+            helper.make_node("Gemm", ["f", "w"], ["logits"], transB=1),
+        ],
+        "head",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 8, 5, 5])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])],
+        [weight],
+    )
+    report = find_se_blocks(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
     assert report.blocks == () and report.near_misses == ()
+
+
+def test_early_stop_that_scales_back_is_a_near_miss() -> None:
+    """pool -> Sigmoid -> ... -> Mul(x, .) stops at FC1 but multiplies x back: reported, with FC1's reason."""
+    model = replace_node(SEGraph().build(), "fc1_out", helper.make_node("Sigmoid", ["s"], ["fc1_out"]))
+    assert_near_miss(model, "fc1", "expected a fully connected layer (1x1 Conv, Gemm or MatMul), found Sigmoid")
 
 
 def test_fp16_weights_stay_fp16() -> None:
