@@ -21,11 +21,11 @@ import onnx
 import pytest
 from onnx import helper
 
+from se_deploy.backends.tensorrt import aot as kernels
 from se_deploy.backends.tensorrt import plugin as our_plugin
-from se_deploy.backends.tensorrt.lowering import EXCITE_OP, SCALE_OP, SCALE_RESIDUAL_OP, SQUEEZE_OP, lower_for_tensorrt
-from se_deploy.kernels import aot as kernels
-from se_deploy.kernels.aot import launch_grid
+from se_deploy.kernels.launch import launch_grid
 from se_deploy.rewrite.fused_op import PLUGIN_NAMESPACE
+from se_deploy.rewrite.plugin_lowering import EXCITE_OP, SCALE_OP, SCALE_RESIDUAL_OP, SQUEEZE_OP, lower_for_tensorrt
 from se_deploy.rewrite.surgery import fuse_se
 from tests.backends.tensorrt import trt_stub
 from tests.rewrite.graphs import SEGraph
