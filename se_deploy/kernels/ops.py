@@ -1,16 +1,29 @@
 """The fused SE as a PyTorch op: ``torch.ops.se_deploy.squeeze_excitation``.
 
 Registered with ``torch.library`` (with a fake implementation), so ``torch.compile`` and CUDA graph
-capture treat it as one opaque op. It runs the Triton kernels on CUDA tensors, and on CPU tensors when
+capture treat it as one opaque op (its schema is flat: ``op_arguments`` turns an ``SEVariant`` into its
+trailing arguments). It runs the Triton kernels on CUDA tensors, and on CPU tensors when
 Triton's interpreter is on (``TRITON_INTERPRET=1``, the tests); elsewhere the PyTorch reference.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
-import torch.nn.functional as F
+
+from se_deploy.kernels.launch import (
+    INTERPRETER_MIN_PROGRAMS,
+    MIN_PROGRAMS,
+    SQUEEZE_BLOCK_HW,
+    excite_blocks,
+    excite_program_cap,
+    excite_programs,
+    squeeze_blocks,
+    squeeze_splits,
+)
+from se_deploy.se_variants import DEFAULT_VARIANT, Excitation, SEVariant
 
 
 def reference(
@@ -20,31 +33,19 @@ def reference(
     w2: torch.Tensor,
     b2: torch.Tensor,
     residual: torch.Tensor | None = None,
-    *,
-    activation: str = "relu",
-    gate: str = "sigmoid",
-    activation_alpha: float = 0.01,
-    gate_alpha: float = 1 / 6,
-    gate_beta: float = 0.5,
-    residual_relu: bool = True,
+    variant: SEVariant | None = None,
+    **attributes: Any,
 ) -> torch.Tensor:
-    """The op's semantics in plain PyTorch (FP32 math), the oracle for the kernels."""
-    scale = excitation(
-        x.float().mean(dim=(2, 3)),
-        w1,
-        b1,
-        w2,
-        b2,
-        activation=activation,
-        gate=gate,
-        activation_alpha=activation_alpha,
-        gate_alpha=gate_alpha,
-        gate_beta=gate_beta,
-    )
+    """The op's semantics in plain PyTorch (FP32 math), the oracle for the kernels.
+
+    ``variant`` (or its fields as keywords, ``activation="silu"``): activation, gate and, with a
+    ``residual`` tensor, ``residual_activation``."""
+    variant = _variant(variant, attributes)
+    scale = excitation(x.float().mean(dim=(2, 3)), w1, b1, w2, b2, variant)
     out = x.float() * scale[:, :, None, None]
     if residual is not None:
         out = out + residual.float()
-        if residual_relu:
+        if variant.residual_relu:
             out = torch.relu(out)
     return out.to(x.dtype).contiguous(memory_format=_memory_format(x))
 
@@ -55,24 +56,17 @@ def excitation(
     b1: torch.Tensor,
     w2: torch.Tensor,
     b2: torch.Tensor,
-    *,
-    activation: str = "relu",
-    gate: str = "sigmoid",
-    activation_alpha: float = 0.01,
-    gate_alpha: float = 1 / 6,
-    gate_beta: float = 0.5,
+    variant: Excitation = DEFAULT_VARIANT,
 ) -> torch.Tensor:
     """The gates (N, C), FP32, from the squeezed means (N, C): both FCs, the activation and the gate."""
-    hidden = squeezed.float() @ w1.float().t() + b1.float()
-    hidden = {
-        "relu": F.relu,
-        "silu": F.silu,
-        "hard_swish": F.hardswish,
-        "leaky_relu": lambda t: F.leaky_relu(t, activation_alpha),
-        "gelu": F.gelu,
-    }[activation](hidden)
-    excited = hidden @ w2.float().t() + b2.float()
-    return torch.sigmoid(excited) if gate == "sigmoid" else torch.clamp(gate_alpha * excited + gate_beta, 0.0, 1.0)
+    hidden = variant.activate_torch(squeezed.float() @ w1.float().t() + b1.float())
+    return variant.gate_torch(hidden @ w2.float().t() + b2.float())
+
+
+def _variant(variant: SEVariant | None, attributes: dict[str, Any]) -> SEVariant:
+    if variant is not None and attributes:
+        raise TypeError("pass either a variant or its fields as keywords, not both")
+    return variant if variant is not None else SEVariant(**attributes)
 
 
 def _memory_format(x: torch.Tensor) -> torch.memory_format:
@@ -103,28 +97,16 @@ def fused_se_triton(
     w2: torch.Tensor,
     b2: torch.Tensor,
     residual: torch.Tensor | None = None,
-    *,
-    activation: str = "relu",
-    gate: str = "sigmoid",
-    activation_alpha: float = 0.01,
-    gate_alpha: float = 1 / 6,
-    gate_beta: float = 0.5,
-    residual_relu: bool = True,
+    variant: SEVariant | None = None,
+    **attributes: Any,
 ) -> torch.Tensor:
+    """The op through the Triton kernels; ``variant`` as for ``reference``."""
     import triton
 
-    from se_deploy.kernels.aot import (
-        INTERPRETER_MIN_PROGRAMS,
-        MIN_PROGRAMS,
-        SQUEEZE_BLOCK_HW,
-        excite_blocks,
-        excite_program_cap,
-        excite_programs,
-        squeeze_blocks,
-        squeeze_splits,
-    )
-    from se_deploy.kernels.se_triton import ACTIVATION_CODES, GATE_CODES, excite_kernel, scale_kernel, squeeze_kernel
+    from se_deploy.kernels.se_triton import excite_kernel, scale_kernel, squeeze_kernel  # needs Triton
 
+    variant = _variant(variant, attributes)
+    codes = variant.triton_constexprs()
     if x.dim() != 4:
         raise ValueError(f"squeeze_excitation takes an N, C, H, W tensor, got shape {tuple(x.shape)}")
     n, c, h, w = x.shape
@@ -148,7 +130,7 @@ def fused_se_triton(
     if channels_last:  # contiguous along C: wide channel blocks, and H*W split to fill the GPU
         block_c, block_hw = 64, 32
         splits = squeeze_splits(n * triton.cdiv(c, block_c), hw, block_hw, min_programs)
-    else:  # contiguous along H*W: few channels per program (aot.squeeze_blocks), no split
+    else:  # contiguous along H*W: few channels per program (launch.squeeze_blocks), no split
         block_c, block_hw = int(squeeze_blocks(c, min_programs)["BLOCK_C"]), SQUEEZE_BLOCK_HW
         splits = 1
     hw_per_program = triton.cdiv(triton.cdiv(hw, splits), block_hw) * block_hw
@@ -181,11 +163,11 @@ def fused_se_triton(
         gates,
         c,
         reduced,
-        float(activation_alpha),
-        float(gate_alpha),
-        float(gate_beta),
-        ACT=ACTIVATION_CODES[activation],
-        GATE=GATE_CODES[gate],
+        codes["ACT_ALPHA"],
+        codes["GATE_ALPHA"],
+        codes["GATE_BETA"],
+        ACT=codes["ACT"],
+        GATE=codes["GATE"],
         **blocks,
     )
     block_c, block_hw = (64, 32) if channels_last else (16, 128)
@@ -210,7 +192,7 @@ def fused_se_triton(
         syc,
         syhw,
         HAS_RESIDUAL=residual is not None,
-        RESIDUAL_RELU=bool(residual_relu),
+        RESIDUAL_RELU=variant.residual_relu,
         BLOCK_C=block_c,
         BLOCK_HW=block_hw,
     )
@@ -233,35 +215,24 @@ def squeeze_excitation(
     residual_relu: bool,
 ) -> torch.Tensor:
     implementation = fused_se_triton if triton_enabled(x) else reference
-    return implementation(
-        x,
-        w1,
-        b1,
-        w2,
-        b2,
-        residual,
+    variant = SEVariant(
         activation=activation,
-        gate=gate,
         activation_alpha=activation_alpha,
+        gate=gate,
         gate_alpha=gate_alpha,
         gate_beta=gate_beta,
-        residual_relu=residual_relu,
+        residual=residual is not None,
+        residual_activation="relu" if residual_relu else "none",
     )
+    return implementation(x, w1, b1, w2, b2, residual, variant)
+
+
+def op_arguments(variant: Excitation) -> tuple[str, str, float, float, float]:
+    """The excitation as ``squeeze_excitation``'s arguments after ``residual`` (then ``residual_relu``):
+    torch.library ops take no dataclasses."""
+    return variant.activation, variant.gate, variant.activation_alpha, variant.gate_alpha, variant.gate_beta
 
 
 @squeeze_excitation.register_fake
-def _squeeze_excitation_fake(
-    x: torch.Tensor,
-    w1: torch.Tensor,
-    b1: torch.Tensor,
-    w2: torch.Tensor,
-    b2: torch.Tensor,
-    residual: torch.Tensor | None,
-    activation: str,
-    gate: str,
-    activation_alpha: float,
-    gate_alpha: float,
-    gate_beta: float,
-    residual_relu: bool,
-) -> torch.Tensor:
+def _squeeze_excitation_fake(x: torch.Tensor, *weights_residual_and_variant: object) -> torch.Tensor:
     return torch.empty_like(x)

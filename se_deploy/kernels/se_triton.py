@@ -15,6 +15,9 @@ for the unfused ops. Layouts: NCHW and channels-last (NHWC) through strides: the
 flattenable (stride_h == W * stride_w), true for both. FP32 and FP16 inputs; math in FP32.
 
 Tested on CPU with Triton's interpreter (``TRITON_INTERPRET=1``); compiled for the GPU otherwise.
+
+The ``ACT`` / ``GATE`` constexprs are the ``triton_code`` of the rows of ``se_deploy/se_variants.py``;
+``_activate`` / ``_gate`` hold one branch per row (a code without a branch fails to compile).
 """
 
 from __future__ import annotations
@@ -22,8 +25,16 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-ACTIVATION_CODES = {"relu": 0, "silu": 1, "hard_swish": 2, "leaky_relu": 3, "gelu": 4}
-GATE_CODES = {"sigmoid": 0, "hard_sigmoid": 1}
+from se_deploy.se_variants import activation_row, gate_row
+
+# The table's codes, as the constexpr globals a Triton kernel may read.
+RELU = tl.constexpr(activation_row("relu").triton_code)
+SILU = tl.constexpr(activation_row("silu").triton_code)
+HARD_SWISH = tl.constexpr(activation_row("hard_swish").triton_code)
+LEAKY_RELU = tl.constexpr(activation_row("leaky_relu").triton_code)
+GELU = tl.constexpr(activation_row("gelu").triton_code)
+SIGMOID = tl.constexpr(gate_row("sigmoid").triton_code)
+HARD_SIGMOID = tl.constexpr(gate_row("hard_sigmoid").triton_code)
 
 
 @triton.jit
@@ -66,17 +77,32 @@ def squeeze_kernel(
 
 @triton.jit
 def _activate(hidden, act_alpha, ACT: tl.constexpr):
-    if ACT == 0:
+    """One branch per row of ``se_variants.ACTIVATIONS``."""
+    if ACT == RELU:
         hidden = tl.maximum(hidden, 0.0)
-    elif ACT == 1:
+    elif ACT == SILU:
         hidden = hidden / (1.0 + tl.exp(-hidden))
-    elif ACT == 2:
+    elif ACT == HARD_SWISH:
         hidden = hidden * tl.minimum(tl.maximum(hidden / 6.0 + 0.5, 0.0), 1.0)
-    elif ACT == 3:
+    elif ACT == LEAKY_RELU:
         hidden = tl.where(hidden >= 0, hidden, act_alpha * hidden)
-    else:
+    elif ACT == GELU:
         hidden = 0.5 * hidden * (1.0 + tl.math.erf(hidden * 0.7071067811865476))
+    else:
+        tl.static_assert(False, "no Triton branch for this activation code: add it to se_triton._activate")
     return hidden
+
+
+@triton.jit
+def _gate(excited, gate_alpha, gate_beta, GATE: tl.constexpr):
+    """One branch per row of ``se_variants.GATES``."""
+    if GATE == SIGMOID:
+        gate = 1.0 / (1.0 + tl.exp(-excited))
+    elif GATE == HARD_SIGMOID:
+        gate = tl.minimum(tl.maximum(gate_alpha * excited + gate_beta, 0.0), 1.0)
+    else:
+        tl.static_assert(False, "no Triton branch for this gate code: add it to se_triton._gate")
+    return gate
 
 
 @triton.jit
@@ -146,11 +172,7 @@ def excite_kernel(
                     other=0.0,
                 )
                 excited += tl.sum(w.to(tl.float32) * part[None, :], axis=1)
-        if GATE == 0:
-            gate = 1.0 / (1.0 + tl.exp(-excited))
-        else:
-            gate = tl.minimum(tl.maximum(gate_alpha * excited + gate_beta, 0.0), 1.0)
-        tl.store(g_ptr + row + c, gate, mask=c_mask)
+        tl.store(g_ptr + row + c, _gate(excited, gate_alpha, gate_beta, GATE), mask=c_mask)
 
 
 @triton.jit

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import onnx
 
-from se_deploy.rewrite.fused_op import DOMAIN, SE_OP, SE_RESIDUAL_OP
+from se_deploy.rewrite.fused_op import DOMAIN
 from se_deploy.rewrite.graph import topologically_sorted
+from se_deploy.se_variants import SE_OP, SE_RESIDUAL_OP
 
 
 @dataclass(frozen=True)

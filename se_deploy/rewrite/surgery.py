@@ -10,17 +10,11 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from se_deploy.rewrite.fused_op import (
-    DOMAIN,
-    DOMAIN_VERSION,
-    OVERLOAD_IR_VERSION,
-    SEVariant,
-    make_function,
-    make_fused_node,
-)
+from se_deploy.rewrite.fused_op import DOMAIN, DOMAIN_VERSION, OVERLOAD_IR_VERSION, make_function, make_fused_node
 from se_deploy.rewrite.graph import GraphIndex
 from se_deploy.rewrite.match import MatchReport, SEBlock, find_se_blocks
 from se_deploy.rewrite.normalize import normalize
+from se_deploy.se_variants import SEVariant
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ import torch
 pytest.importorskip("triton")
 
 from se_deploy.kernels.ops import fused_se_triton, reference
-from se_deploy.rewrite.fused_op import SEVariant
 from se_deploy.rewrite.fused_op import reference as numpy_reference
+from se_deploy.se_variants import SEVariant
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 SHAPES = [  # (N, C, H, W, Cr): H*W not a multiple of the blocks, C not a power of two, batch 1 and > 1

@@ -10,18 +10,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from se_deploy.onnx_compare import session
-from se_deploy.rewrite.fused_op import (
-    ACTIVATIONS,
-    DOMAIN,
-    GATES,
-    PLUGIN_NAMESPACE,
-    SE_OP,
-    SE_RESIDUAL_OP,
-    SEVariant,
-    make_function,
-    make_fused_node,
-    reference,
-)
+from se_deploy.rewrite.fused_op import DOMAIN, PLUGIN_NAMESPACE, make_function, make_fused_node, reference
+from se_deploy.se_variants import ACTIVATION_NAMES as ACTIVATIONS
+from se_deploy.se_variants import GATE_NAMES as GATES
+from se_deploy.se_variants import SE_OP, SE_RESIDUAL_OP, SEVariant
 
 N, C, CR, H, W = 2, 12, 3, 5, 7
 

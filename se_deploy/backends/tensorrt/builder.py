@@ -17,7 +17,6 @@ from typing import Any
 import onnx
 
 from se_deploy import model_metadata
-from se_deploy.backends.tensorrt.lowering import lower_for_tensorrt
 from se_deploy.backends.tensorrt.metadata import BatchRange, PlanMetadata, format_parser_errors, network_flags
 from se_deploy.backends.tensorrt.plugin import import_tensorrt, register_plugins
 from se_deploy.errors import ExportError, InvalidArgumentError
@@ -25,6 +24,7 @@ from se_deploy.fileio import atomic_write_bytes, sha256_of
 from se_deploy.onnx_io import load_onnx
 from se_deploy.output_guard import PLAN_FILE, check_output
 from se_deploy.prepare import Preparation, PreparedModel, Progress, prepare_model
+from se_deploy.rewrite.plugin_lowering import lower_for_tensorrt
 
 
 @dataclass(frozen=True)

@@ -3,23 +3,32 @@
 TensorRT's libraries cannot be installed on any machine of this project, so no TensorRT builder or
 runtime has called this code. What is tested without them: every registration below passes NVIDIA's
 own ``tensorrt.plugin`` validation (``tests/backends/tensorrt/test_contract.py``, against the pinned
-bindings wheel), the kernels' PTX for each target and its exact parameter list (``kernels/aot.py``),
-and the lowering and its ONNX attributes (``lowering.py``).
+bindings wheel), the kernels' PTX for each target and its exact parameter list (``aot.py``),
+and the lowering and its ONNX attributes (``se_deploy/rewrite/plugin_lowering.py``).
 
 Plugins (namespace ``se_deploy``), one kernel each:
     SESqueeze(X) -> S (N, C) fp32      SEExcite(S, W1, B1, W2, B2) -> G (N, C) fp32
     SEScale(X, G) -> Y                 SEScaleResidual(X, G, R) -> Y
 ``aot_impl`` returns Triton-compiled PTX (the engine then runs in trtexec / Triton server, no Python);
 ``impl`` is the JIT fallback for TensorRT before 10.9 (Python at run time).
+
+SEExcite's attributes (names and types, in order) are the fields of ``se_variants.Excitation``: its
+functions are written against one ``Excitation`` and given the signature NVIDIA's layer reads
+(``inspect.signature``) by ``_with_excitation_attributes``, so a new variant field becomes a plugin
+attribute without an edit here.
 """
 
 # No ``from __future__ import annotations`` here: NVIDIA's ``tensorrt.plugin`` validates the decorated
 # functions' annotations as classes (``issubclass``) when they are registered; string annotations fail.
 # tests/backends/tensorrt/test_contract.py runs these registrations through NVIDIA's code.
 
+import functools
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 from se_deploy.errors import InvalidArgumentError
+from se_deploy.se_variants import EXCITATION_ATTRIBUTES, Excitation
 
 _REGISTERED = False
 TENSORRT_EXTRA = "pip install 'se-deploy[tensorrt]' (TensorRT 10.x or 11.x, with an NVIDIA GPU and driver)"
@@ -48,6 +57,30 @@ def cuda_target() -> str:  # pragma: no cover - needs a GPU
     return f"sm_{major}{minor}"
 
 
+def _with_excitation_attributes(
+    function: Callable[..., Any], tensors: list[tuple[str, Any]], trailing: list[tuple[str, Any]], returns: Any
+) -> Callable[..., Any]:
+    """``function(*tensors, excitation, *trailing)`` exposed as ``(*tensors, <attributes>, *trailing)``.
+
+    The attributes are ``EXCITATION_ATTRIBUTES`` (name: type), which NVIDIA's ``tensorrt.plugin`` reads
+    from the signature (annotations as classes) and passes by position or by name."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter(name, kind, annotation=annotation) for name, annotation in tensors]
+    params += [inspect.Parameter(name, kind, annotation=annotation) for name, annotation in EXCITATION_ATTRIBUTES]
+    params += [inspect.Parameter(name, kind, annotation=annotation) for name, annotation in trailing]
+    signature = inspect.Signature(params, return_annotation=returns)
+
+    @functools.wraps(function)
+    def with_attributes(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs).arguments
+        excitation = Excitation(**{name: bound[name] for name, _ in EXCITATION_ATTRIBUTES})
+        return function(*(bound[name] for name, _ in tensors), excitation, *(bound[name] for name, _ in trailing))
+
+    del with_attributes.__wrapped__  # NVIDIA's layer must see the signature below, not the function's
+    with_attributes.__signature__ = signature  # type: ignore[attr-defined]
+    return with_attributes
+
+
 def register_plugins() -> None:
     """Register the four plugins once per process (import-guarded)."""
     global _REGISTERED
@@ -62,7 +95,8 @@ def register_plugins() -> None:
         ) from None
     import torch
 
-    from se_deploy.kernels import aot as kernels
+    from se_deploy.backends.tensorrt import aot as kernels
+    from se_deploy.kernels import launch
     from se_deploy.kernels.ops import excitation
 
     dtype_name = {trt.float32: "float32", trt.float16: "float16"}
@@ -77,20 +111,20 @@ def register_plugins() -> None:
     def _squeeze_desc(x: trtp.TensorDesc) -> trtp.TensorDesc:
         return fp32_nc(x)
 
-    @trtp.register("se_deploy::SEExcite")
+    excite_descs = [(name, trtp.TensorDesc) for name in ("s", "w1", "b1", "w2", "b2")]
+    excite_tensors = [(name, trtp.Tensor) for name in ("s", "w1", "b1", "w2", "b2")]
+
     def _excite_desc(
         s: trtp.TensorDesc,
         w1: trtp.TensorDesc,
         b1: trtp.TensorDesc,
         w2: trtp.TensorDesc,
         b2: trtp.TensorDesc,
-        activation: str,
-        activation_alpha: float,
-        gate: str,
-        gate_alpha: float,
-        gate_beta: float,
+        variant: Excitation,
     ) -> trtp.TensorDesc:
         return s.like()
+
+    trtp.register("se_deploy::SEExcite")(_with_excitation_attributes(_excite_desc, excite_descs, [], trtp.TensorDesc))
 
     @trtp.register("se_deploy::SEScale")
     def _scale_desc(x: trtp.TensorDesc, g: trtp.TensorDesc) -> trtp.TensorDesc:
@@ -131,7 +165,7 @@ def register_plugins() -> None:
     ) -> list[trtp.AutoTuneCombination]:
         return [trtp.AutoTuneCombination("FP32|FP16, FP32, FP32|FP16, FP32|FP16", "LINEAR")]
 
-    def launch(compiled: kernels.CompiledKernel, grid: tuple[Any, Any, Any], extra: list[Any]) -> AOTLaunch:
+    def launch_params(compiled: kernels.CompiledKernel, grid: tuple[Any, Any, Any], extra: list[Any]) -> AOTLaunch:
         params = trtp.KernelLaunchParams()
         params.grid_x, params.grid_y, params.grid_z = grid
         params.block_x = compiled.block_x
@@ -150,58 +184,55 @@ def register_plugins() -> None:
     @trtp.aot_impl("se_deploy::SESqueeze")
     def _squeeze_aot(x: trtp.TensorDesc, outputs: tuple[trtp.TensorDesc], tactic: int) -> AOTLaunch:
         n, c = x.shape_expr[0], x.shape_expr[1]
-        channels = constant(c) or 16 * kernels.MIN_PROGRAMS  # channels are fixed in our plans: a fallback only
+        channels = constant(c) or 16 * launch.MIN_PROGRAMS  # channels are fixed in our plans: a fallback only
         compiled = kernels.compile_stage("squeeze", dtype_name[x.dtype], cuda_target(), channels=channels)
-        block_c = kernels.squeeze_blocks(channels)["BLOCK_C"]
-        return launch(compiled, (n, trtp.cdiv(c, block_c), 1), [c, hw(x)])
+        block_c = launch.squeeze_blocks(channels)["BLOCK_C"]
+        return launch_params(compiled, (n, trtp.cdiv(c, block_c), 1), [c, hw(x)])
 
-    @trtp.aot_impl("se_deploy::SEExcite")
     def _excite_aot(
         s: trtp.TensorDesc,
         w1: trtp.TensorDesc,
         b1: trtp.TensorDesc,
         w2: trtp.TensorDesc,
         b2: trtp.TensorDesc,
-        activation: str,
-        activation_alpha: float,
-        gate: str,
-        gate_alpha: float,
-        gate_beta: float,
+        variant: Excitation,
         outputs: tuple[trtp.TensorDesc],
         tactic: int,
     ) -> AOTLaunch:
         reduced = w1.shape_expr[0]
         width = constant(reduced)  # None: the kernel loops over the hidden units (any width)
-        channels = constant(s.shape_expr[1]) or 16 * kernels.MIN_PROGRAMS  # fixed in our plans: a fallback only
+        channels = constant(s.shape_expr[1]) or 16 * launch.MIN_PROGRAMS  # fixed in our plans: a fallback only
         compiled = kernels.compile_stage(
             "excite",
             dtype_name[w1.dtype],
             cuda_target(),
             channels=channels,
             reduced=width,
-            activation=activation,
-            gate=gate,
-            activation_alpha=activation_alpha,
-            gate_alpha=gate_alpha,
-            gate_beta=gate_beta,
+            **variant.excitation_attributes(),
         )
         n, c = s.shape_expr[0], s.shape_expr[1]
-        block_c = int(kernels.excite_blocks(width, channels)["BLOCK_C"])
-        cap = kernels.excite_program_cap(channels, width, 2 if w1.dtype == trt.float16 else 4, block_c)
-        # programs per image: min(cdiv(MIN_PROGRAMS, N), cap), as kernels.excite_programs
-        return launch(compiled, (n, trtp.min(trtp.cdiv(kernels.MIN_PROGRAMS, n), cap), 1), [c, reduced])
+        block_c = int(launch.excite_blocks(width, channels)["BLOCK_C"])
+        cap = launch.excite_program_cap(channels, width, 2 if w1.dtype == trt.float16 else 4, block_c)
+        # programs per image: min(cdiv(MIN_PROGRAMS, N), cap), as launch.excite_programs
+        return launch_params(compiled, (n, trtp.min(trtp.cdiv(launch.MIN_PROGRAMS, n), cap), 1), [c, reduced])
+
+    trtp.aot_impl("se_deploy::SEExcite")(
+        _with_excitation_attributes(
+            _excite_aot, excite_descs, [("outputs", tuple[trtp.TensorDesc]), ("tactic", int)], AOTLaunch
+        )
+    )
 
     def _scale_grid(x: trtp.TensorDesc) -> tuple[Any, Any, Any]:
         return (
             x.shape_expr[0],
-            trtp.cdiv(x.shape_expr[1], kernels.SCALE_BLOCKS["BLOCK_C"]),
-            trtp.cdiv(hw(x), kernels.SCALE_BLOCKS["BLOCK_HW"]),
+            trtp.cdiv(x.shape_expr[1], launch.SCALE_BLOCKS["BLOCK_C"]),
+            trtp.cdiv(hw(x), launch.SCALE_BLOCKS["BLOCK_HW"]),
         )
 
     @trtp.aot_impl("se_deploy::SEScale")
     def _scale_aot(x: trtp.TensorDesc, g: trtp.TensorDesc, outputs: tuple[trtp.TensorDesc], tactic: int) -> AOTLaunch:
         compiled = kernels.compile_stage("scale", dtype_name[x.dtype], cuda_target())
-        return launch(compiled, _scale_grid(x), [x.shape_expr[1], hw(x)])
+        return launch_params(compiled, _scale_grid(x), [x.shape_expr[1], hw(x)])
 
     @trtp.aot_impl("se_deploy::SEScaleResidual")
     def _scale_residual_aot(
@@ -212,10 +243,11 @@ def register_plugins() -> None:
         outputs: tuple[trtp.TensorDesc],
         tactic: int,
     ) -> AOTLaunch:
+        residual_activation = "relu" if residual_relu else "none"  # SEVariant's field, from the int attribute
         compiled = kernels.compile_stage(
-            "scale_residual", dtype_name[x.dtype], cuda_target(), residual_relu=bool(residual_relu)
+            "scale_residual", dtype_name[x.dtype], cuda_target(), residual_activation=residual_activation
         )
-        return launch(compiled, _scale_grid(x), [x.shape_expr[1], hw(x)])
+        return launch_params(compiled, _scale_grid(x), [x.shape_expr[1], hw(x)])
 
     # JIT fallbacks (TensorRT 10.6-10.8, or aot=0): Python at run time, through the same kernels.
     def as_torch(tensor: trtp.Tensor) -> torch.Tensor:
@@ -226,32 +258,25 @@ def register_plugins() -> None:
         with torch.cuda.stream(torch.cuda.ExternalStream(stream)):
             as_torch(outputs[0]).copy_(as_torch(x).float().mean(dim=(2, 3)))
 
-    @trtp.impl("se_deploy::SEExcite")
     def _excite_jit(
         s: trtp.Tensor,
         w1: trtp.Tensor,
         b1: trtp.Tensor,
         w2: trtp.Tensor,
         b2: trtp.Tensor,
-        activation: str,
-        activation_alpha: float,
-        gate: str,
-        gate_alpha: float,
-        gate_beta: float,
+        variant: Excitation,
         outputs: tuple[trtp.Tensor],
         stream: int,
     ) -> None:
         with torch.cuda.stream(torch.cuda.ExternalStream(stream)):
-            gates = excitation(
-                as_torch(s),
-                *(as_torch(t) for t in (w1, b1, w2, b2)),
-                activation=activation,
-                gate=gate,
-                activation_alpha=activation_alpha,
-                gate_alpha=gate_alpha,
-                gate_beta=gate_beta,
-            )
+            gates = excitation(as_torch(s), *(as_torch(t) for t in (w1, b1, w2, b2)), variant)
             as_torch(outputs[0]).copy_(gates)
+
+    trtp.impl("se_deploy::SEExcite")(
+        _with_excitation_attributes(
+            _excite_jit, excite_tensors, [("outputs", tuple[trtp.Tensor]), ("stream", int)], None
+        )
+    )
 
     @trtp.impl("se_deploy::SEScale")
     def _scale_jit(x: trtp.Tensor, g: trtp.Tensor, outputs: tuple[trtp.Tensor], stream: int) -> None:

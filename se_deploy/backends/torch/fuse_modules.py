@@ -17,22 +17,22 @@ from torch import nn
 
 import se_deploy.kernels.ops
 from se_deploy.models.resnet import BasicBlock, Bottleneck
+from se_deploy.se_variants import ACTIVATIONS, DEFAULT_VARIANT, GATES, Activation, Gate, SEVariant
 
-_ACTIVATIONS: dict[type[nn.Module], str] = {
-    nn.ReLU: "relu",
-    nn.SiLU: "silu",
-    nn.Hardswish: "hard_swish",
-    nn.LeakyReLU: "leaky_relu",
-    nn.GELU: "gelu",
+# torch.nn module classes -> the table's rows (se_deploy/se_variants.py: ``torch_modules``)
+_ACTIVATIONS: dict[type[nn.Module], Activation] = {
+    getattr(nn, m): row for row in ACTIVATIONS for m in row.torch_modules
 }
-_GATES: dict[type[nn.Module], str] = {nn.Sigmoid: "sigmoid", nn.Hardsigmoid: "hard_sigmoid"}
+_GATES: dict[type[nn.Module], Gate] = {getattr(nn, m): row for row in GATES for m in row.torch_modules}
 _FC_NAMES = (("fc1", "fc2"), ("conv_reduce", "conv_expand"))
 _ACT_NAMES = ("act", "activation", "relu", "act1")
 _GATE_NAMES = ("gate", "scale_activation", "sigmoid")
 
 
 class FusedSqueezeExcitation(nn.Module):
-    """One ``se_deploy::squeeze_excitation`` call; ``forward(x, residual)`` also folds a residual add."""
+    """One ``se_deploy::squeeze_excitation`` call; ``forward(x, residual)`` also folds a residual add.
+
+    ``variant`` gives activation and gate; the residual and its ReLU are ``forward``'s arguments."""
 
     def __init__(
         self,
@@ -40,20 +40,14 @@ class FusedSqueezeExcitation(nn.Module):
         b1: torch.Tensor,
         w2: torch.Tensor,
         b2: torch.Tensor,
-        *,
-        activation: str = "relu",
-        activation_alpha: float = 0.01,
-        gate: str = "sigmoid",
-        gate_alpha: float = 1 / 6,
-        gate_beta: float = 0.5,
+        variant: SEVariant = DEFAULT_VARIANT,
     ) -> None:
         super().__init__()
         self.w1 = nn.Parameter(w1.detach().clone(), requires_grad=False)
         self.b1 = nn.Parameter(b1.detach().clone(), requires_grad=False)
         self.w2 = nn.Parameter(w2.detach().clone(), requires_grad=False)
         self.b2 = nn.Parameter(b2.detach().clone(), requires_grad=False)
-        self.activation, self.activation_alpha = activation, float(activation_alpha)
-        self.gate, self.gate_alpha, self.gate_beta = gate, float(gate_alpha), float(gate_beta)
+        self.variant = variant
 
     def forward(
         self, x: torch.Tensor, residual: torch.Tensor | None = None, residual_relu: bool = True
@@ -65,18 +59,13 @@ class FusedSqueezeExcitation(nn.Module):
             self.w2,
             self.b2,
             residual,
-            self.activation,
-            self.gate,
-            self.activation_alpha,
-            self.gate_alpha,
-            self.gate_beta,
+            *se_deploy.kernels.ops.op_arguments(self.variant),
             residual_relu,
         )
 
     def extra_repr(self) -> str:
-        return (
-            f"channels={self.w1.shape[1]}, reduced={self.w1.shape[0]}, activation={self.activation}, gate={self.gate}"
-        )
+        v = self.variant
+        return f"channels={self.w1.shape[1]}, reduced={self.w1.shape[0]}, activation={v.activation}, gate={v.gate}"
 
 
 class FusedResidualBlock(nn.Module):
@@ -114,12 +103,12 @@ def fused_from_module(module: nn.Module) -> FusedSqueezeExcitation | None:
     if fcs is None or act is None or gate is None:
         return None
     (w1, b1), (w2, b2) = fcs
-    alpha = act.negative_slope if isinstance(act, nn.LeakyReLU) else 0.01
-    if isinstance(act, nn.GELU) and act.approximate != "none":
+    activation = _ACTIVATIONS[type(act)]
+    alpha = activation.module_alpha(act)
+    if alpha is None:  # a module of this class that computes something else (tanh-approximated GELU)
         return None
-    return FusedSqueezeExcitation(
-        w1, b1, w2, b2, activation=_ACTIVATIONS[type(act)], activation_alpha=alpha, gate=_GATES[type(gate)]
-    )
+    variant = SEVariant(activation=activation.name, activation_alpha=alpha, gate=_GATES[type(gate)].name)
+    return FusedSqueezeExcitation(w1, b1, w2, b2, variant)
 
 
 def _find_fcs(module: nn.Module) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None:
@@ -170,18 +159,7 @@ def _agrees(original: nn.Module, fused: FusedSqueezeExcitation) -> bool:
             want = original(probe)
         except Exception:  # a module whose forward needs more than x is not a plain SE
             return False
-        got = se_deploy.kernels.ops.reference(
-            probe,
-            fused.w1,
-            fused.b1,
-            fused.w2,
-            fused.b2,
-            activation=fused.activation,
-            gate=fused.gate,
-            activation_alpha=fused.activation_alpha,
-            gate_alpha=fused.gate_alpha,
-            gate_beta=fused.gate_beta,
-        )
+        got = se_deploy.kernels.ops.reference(probe, fused.w1, fused.b1, fused.w2, fused.b2, None, fused.variant)
     return want.shape == got.shape and torch.allclose(want.float(), got.float(), atol=1e-4, rtol=1e-3)
 
 

@@ -17,11 +17,11 @@ import pytest
 from se_deploy import model_metadata
 from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
 from se_deploy.backends.tensorrt.builder import TensorRTBuildRequest, plan_metadata, prepare_plan
-from se_deploy.backends.tensorrt.lowering import LOWERED_OPS
 from se_deploy.backends.tensorrt.metadata import BatchRange, PlanMetadata
 from se_deploy.onnx_compare import compare_models
 from se_deploy.prepare import Preparation
 from se_deploy.preprocessing import Preprocessing
+from se_deploy.rewrite.plugin_lowering import LOWERED_OPS
 from se_deploy.serve.package import package, parse_triton_config
 from se_deploy.serve.tensorrt_loader import plan_preprocessing
 

@@ -21,14 +21,18 @@ import onnx
 import pytest
 from onnx import helper
 
+from se_deploy.backends.tensorrt import aot as kernels
 from se_deploy.backends.tensorrt import plugin as our_plugin
-from se_deploy.backends.tensorrt.lowering import EXCITE_OP, SCALE_OP, SCALE_RESIDUAL_OP, SQUEEZE_OP, lower_for_tensorrt
-from se_deploy.kernels import aot as kernels
-from se_deploy.kernels.aot import launch_grid
+from se_deploy.kernels.launch import launch_grid
 from se_deploy.rewrite.fused_op import PLUGIN_NAMESPACE
+from se_deploy.rewrite.plugin_lowering import EXCITE_OP, SCALE_OP, SCALE_RESIDUAL_OP, SQUEEZE_OP, lower_for_tensorrt
 from se_deploy.rewrite.surgery import fuse_se
+from se_deploy.se_variants import ACTIVATION_NAMES as ACTIVATIONS
+from se_deploy.se_variants import GATE_NAMES as GATES
+from se_deploy.se_variants import SEVariant, activation_row, gate_row
 from tests.backends.tensorrt import trt_stub
 from tests.rewrite.graphs import SEGraph
+from tests.rewrite.test_fused_op import single_node_model
 
 PLUGINS = (SQUEEZE_OP, EXCITE_OP, SCALE_OP, SCALE_RESIDUAL_OP)
 WHEEL_PLATFORM = sys.platform == "linux" and platform.machine() == "x86_64"  # the wheel's only platform
@@ -229,3 +233,62 @@ def test_aot_launch_parameters_through_nvidia_aot_plugin(
         assert launch.nbSymExprs == len(int_params)
         assert [launch.extra[i] for i in range(len(int_params))] == [("INT32", expected_extra[p]) for p in int_params]
     assert asked[1][3]["reduced"] == cr and asked[1][3]["activation"] == "silu"
+
+
+@pytest.mark.parametrize(("activation", "gate"), [(a, g) for a in ACTIVATIONS for g in GATES])
+def test_every_table_row_reaches_the_excite_kernel(
+    nvidia_plugin_layer: tuple[ModuleType, ModuleType], monkeypatch: pytest.MonkeyPatch, activation: str, gate: str
+) -> None:
+    """Each (activation, gate) of the SE variant table: the lowered SEExcite node's attributes create the
+    plugin through NVIDIA's creator, NVIDIA's AOT plugin calls our ``aot_impl`` with them, and the kernel
+    is compiled for exactly that variant (the row's Triton codes, the node's parameters)."""
+    trt, _ = nvidia_plugin_layer
+    our_plugin.register_plugins()
+    asked: list[dict[str, object]] = []
+
+    def compile_stage(stage: str, dtype: str, target: str = "sm_90", **attributes: object) -> kernels.CompiledKernel:
+        asked.append(attributes)
+        return kernels.CompiledKernel(f"se_{stage}_aot", f"// {stage}", 4, 0, target)
+
+    monkeypatch.setattr(kernels, "compile_stage", compile_stage)
+    monkeypatch.setattr(our_plugin, "cuda_target", lambda: "sm_90")
+    variant = SEVariant(activation=activation, activation_alpha=0.1, gate=gate, gate_alpha=0.2, gate_beta=0.4)
+    model, _ = single_node_model(variant, onnx.TensorProto.FLOAT)
+    lowered, _ = lower_for_tensorrt(model)
+    (node,) = [n for n in lowered.graph.node if n.op_type == EXCITE_OP]
+    creator = trt.get_plugin_registry().get_creator(EXCITE_OP, "1", PLUGIN_NAMESPACE)
+    plugin = creator.create_plugin(
+        EXCITE_OP,
+        PLUGIN_NAMESPACE,
+        _fields(trt, node),
+        trt.TensorRTPhase.BUILD,
+        trt.QuickPluginCreationRequest.STRICT_AOT,
+    )
+    n, c, cr, fp32 = 2, 12, 3, trt.DataType.FLOAT
+    inputs = [((n, c), fp32), ((cr, c), fp32), ((cr,), fp32), ((c, cr), fp32), ((c,), fp32)]
+    assert plugin.get_output_data_types([t for _, t in inputs], [len(d) for d, _ in inputs]) == [fp32]
+    builder = trt_stub.ConstantExprBuilder()
+    dims = [[builder.constant(d) for d in shape] for shape, _ in inputs]
+    plugin.get_output_shapes(dims, [], builder)
+    plugin.set_tactic(0)
+    launch = trt_stub.LaunchParams()
+    in_out = [trt_stub.PluginTensor(shape, t) for shape, t in [*inputs, ((n, c), fp32)]]
+    plugin.get_launch_params(dims, in_out, len(inputs), launch, launch, builder)
+    (attributes,) = asked
+    compiled_variant = SEVariant(**{k: v for k, v in attributes.items() if k not in ("channels", "reduced")})
+    f32 = np.float32
+    assert (compiled_variant.activation, compiled_variant.gate) == (activation, gate)
+    assert [
+        f32(compiled_variant.activation_alpha),
+        f32(compiled_variant.gate_alpha),
+        f32(compiled_variant.gate_beta),
+    ] == [
+        f32(0.1),
+        f32(0.2),
+        f32(0.4),
+    ]
+    _, _, constexprs = kernels.kernel_spec("excite", "float32", reduced=cr, variant=compiled_variant)
+    assert (constexprs["ACT"], constexprs["GATE"]) == (
+        activation_row(activation).triton_code,
+        gate_row(gate).triton_code,
+    )

@@ -7,8 +7,8 @@ import onnx
 import pytest
 import torch
 
-from se_deploy.backends.tensorrt.lowering import lower_for_tensorrt
 from se_deploy.onnx_compare import compare_models
+from se_deploy.rewrite.plugin_lowering import lower_for_tensorrt
 from se_deploy.rewrite.surgery import fuse_se
 from tests.rewrite.graphs import SEGraph
 from tests.rewrite.styles import export

@@ -1,4 +1,8 @@
-"""Lower each fused SE node into the three single-kernel plugin nodes TensorRT's AOT plugins need.
+"""An ONNX rewrite for the TensorRT backend: each fused SE node lowered into the three single-kernel
+plugin nodes that TensorRT's AOT plugins (``backends/tensorrt/plugin.py``) need.
+
+The rewrite itself is plain ONNX (it imports no TensorRT); the node names, ``plugin_namespace`` and
+``aot`` attributes are TensorRT's ONNX parser's convention for mapping a node onto a registered plugin.
 
 A TensorRT AOT plugin (``@trtp.aot_impl``) returns exactly one kernel launch, and the SE needs three
 (the excitation cannot start before every channel's mean is known): ``SESqueeze`` (X -> S, N x C fp32),
@@ -15,15 +19,8 @@ import copy
 import onnx
 from onnx import helper
 
-from se_deploy.rewrite.fused_op import (
-    DOMAIN,
-    PLUGIN_NAMESPACE,
-    SE_OP,
-    SE_RESIDUAL_OP,
-    SEVariant,
-    activation_nodes,
-    gate_node,
-)
+from se_deploy.rewrite.fused_op import DOMAIN, PLUGIN_NAMESPACE, activation_nodes, gate_node
+from se_deploy.se_variants import EXCITATION_ATTRIBUTES, SE_OP, SE_RESIDUAL_OP, SEVariant
 
 SQUEEZE_OP, EXCITE_OP, SCALE_OP, SCALE_RESIDUAL_OP = "SESqueeze", "SEExcite", "SEScale", "SEScaleResidual"
 LOWERED_OPS = (SQUEEZE_OP, EXCITE_OP, SCALE_OP, SCALE_RESIDUAL_OP)
@@ -33,21 +30,8 @@ def _attributes(node: onnx.NodeProto) -> dict[str, object]:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def variant_from_node(node: onnx.NodeProto) -> SEVariant:
-    attrs = _attributes(node)
-    return SEVariant(
-        activation=_text(attrs.get("activation", "relu")),
-        activation_alpha=float(attrs.get("activation_alpha", 0.01)),  # type: ignore[arg-type]
-        gate=_text(attrs.get("gate", "sigmoid")),
-        gate_alpha=float(attrs.get("gate_alpha", 1 / 6)),  # type: ignore[arg-type]
-        gate_beta=float(attrs.get("gate_beta", 0.5)),  # type: ignore[arg-type]
-        residual=node.op_type == SE_RESIDUAL_OP,
-        residual_activation=_text(attrs.get("residual_activation", "relu")),
-    )
+    return SEVariant.from_attributes(_attributes(node), residual=node.op_type == SE_RESIDUAL_OP)
 
 
 def lower_for_tensorrt(model: onnx.ModelProto, *, aot: bool = True) -> tuple[onnx.ModelProto, int]:
@@ -73,15 +57,11 @@ def lower_for_tensorrt(model: onnx.ModelProto, *, aot: bool = True) -> tuple[onn
             [gates],
             name=f"{base}__excite",
             domain=DOMAIN,
-            activation=variant.activation,
-            activation_alpha=variant.activation_alpha,
-            gate=variant.gate,
-            gate_alpha=variant.gate_alpha,
-            gate_beta=variant.gate_beta,
+            **variant.excitation_attributes(),
             **common,
         )
         nodes.append(excite)
-        excite_variants[excite_key(variant)] = variant
+        excite_variants[variant.excitation_key] = variant
         if variant.residual:
             nodes.append(
                 helper.make_node(
@@ -90,7 +70,7 @@ def lower_for_tensorrt(model: onnx.ModelProto, *, aot: bool = True) -> tuple[onn
                     list(node.output),
                     name=f"{base}__scale",
                     domain=DOMAIN,
-                    residual_relu=int(variant.residual_activation == "relu"),
+                    residual_relu=int(variant.residual_relu),
                     **common,
                 )
             )
@@ -110,14 +90,9 @@ def lower_for_tensorrt(model: onnx.ModelProto, *, aot: bool = True) -> tuple[onn
         # one excite body per (activation, gate): overloads, as for the fused op
         for node in lowered.graph.node:
             if node.domain == DOMAIN and node.op_type == EXCITE_OP:
-                node.overload = excite_key(variant_from_node(node))
+                node.overload = variant_from_node(node).excitation_key
         lowered.ir_version = max(lowered.ir_version, 10)
     return lowered, count
-
-
-def excite_key(variant: SEVariant) -> str:
-    """What selects an SEExcite body: activation and gate only (not the residual, which SEScale handles)."""
-    return f"{variant.activation}_{variant.gate}"
 
 
 def _functions(opset: int, excite_variants: list[SEVariant]) -> list[onnx.FunctionProto]:
@@ -157,9 +132,10 @@ def _functions(opset: int, excite_variants: list[SEVariant]) -> list[onnx.Functi
         attributes=[*common, "residual_relu"],
     )
     functions = [squeeze, scale, scale_residual]
-    overloaded = len(excite_variants) > 1  # excite_variants holds one variant per excite_key
+    overloaded = len(excite_variants) > 1  # excite_variants holds one variant per excitation_key
     for variant in excite_variants:
-        functions.append(_excite_function(variant, imports, overload=excite_key(variant) if overloaded else None))
+        overload = variant.excitation_key if overloaded else None
+        functions.append(_excite_function(variant, opset, imports, overload=overload))
     return functions
 
 
@@ -191,7 +167,7 @@ def _constant_from_attribute(output: str, attribute: str) -> onnx.NodeProto:
 
 
 def _excite_function(
-    variant: SEVariant, imports: list[onnx.OperatorSetIdProto], overload: str | None
+    variant: SEVariant, opset: int, imports: list[onnx.OperatorSetIdProto], overload: str | None
 ) -> onnx.FunctionProto:
     nodes = [
         helper.make_node("CastLike", ["W1", "S"], ["W1f"]),
@@ -199,7 +175,7 @@ def _excite_function(
         helper.make_node("CastLike", ["W2", "S"], ["W2f"]),
         helper.make_node("CastLike", ["B2", "S"], ["B2f"]),
         helper.make_node("Gemm", ["S", "W1f", "B1f"], ["H"], transB=1),
-        *activation_nodes(variant.activation, "H", "A"),
+        *activation_nodes(variant.activation, "H", "A", opset=opset),
         helper.make_node("Gemm", ["A", "W2f", "B2f"], ["E"], transB=1),
         gate_node(variant.gate, "E", "G"),
     ]
@@ -210,6 +186,6 @@ def _excite_function(
         ["G"],
         nodes,
         imports,
-        attributes=["activation", "activation_alpha", "gate", "gate_alpha", "gate_beta", "plugin_namespace", "aot"],
+        attributes=[*(name for name, _ in EXCITATION_ATTRIBUTES), "plugin_namespace", "aot"],
         overload=overload,
     )

@@ -9,22 +9,17 @@ import torch
 pytest.importorskip("triton")
 
 
-from se_deploy.kernels import se_triton
-from se_deploy.kernels.aot import (
-    EXCITE_L2_BUDGET,
-    MIN_PROGRAMS,
+from se_deploy.backends.tensorrt.aot import (
     PTX_INT32,
     PTX_POINTER,
     TARGETS,
     KernelParameterError,
-    cdiv,
     drop_unused_trailing_params,
-    excite_blocks,
-    launch_grid,
     launcher_params,
     ptx_params,
-    squeeze_blocks,
 )
+from se_deploy.kernels import se_triton
+from se_deploy.kernels.launch import EXCITE_L2_BUDGET, MIN_PROGRAMS, cdiv, excite_blocks, launch_grid, squeeze_blocks
 from se_deploy.kernels.ops import reference
 
 STAGES = ("squeeze", "excite", "scale", "scale_residual")
@@ -34,7 +29,7 @@ _COMPILE_ALL = r"""
 import json, re, subprocess, tempfile
 from pathlib import Path
 from triton.backends.nvidia.compiler import get_ptxas
-from se_deploy.kernels.aot import TARGETS, compile_stage, ptx_entry_names, ptx_params, ptx_target
+from se_deploy.backends.tensorrt.aot import TARGETS, compile_stage, ptx_entry_names, ptx_params, ptx_target
 
 def kparam_sizes(ptx, arch, capability):
     # assemble with Triton's own ptxas and read the cubin's parameter table (what the CUDA driver copies)
@@ -58,7 +53,7 @@ for target, capability in TARGETS.items():
                          params, kparam_sizes(k.ptx, arch, capability)])
 import triton
 from triton.backends.compiler import GPUTarget
-from se_deploy.kernels.aot import kernel_spec
+from se_deploy.backends.tensorrt.aot import kernel_spec
 ttir = {}
 for stage in ("squeeze", "excite", "scale", "scale_residual"):
     fn, signature, constexprs = kernel_spec(stage, "float16", channels=256, reduced=64)
@@ -79,7 +74,7 @@ def compiled() -> dict[str, object]:
     from pathlib import Path
 
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"} | {
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[3]),
         "TRITON_DEFAULT_FP_FUSION": "1",
     }
     proc = subprocess.run([sys.executable, "-c", _COMPILE_ALL], capture_output=True, text=True, env=env, timeout=900)

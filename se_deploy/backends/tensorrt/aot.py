@@ -1,8 +1,11 @@
-"""Ahead-of-time compilation of the SE kernels to PTX, and their launch plans, for TensorRT AOT plugins.
+"""Ahead-of-time compilation of the SE kernels to PTX for TensorRT AOT plugins, and the calling
+convention of TensorRT's AOT launcher (what the compiled kernels' parameters must be).
 
 Works without a GPU: Triton compiles for a named target (``GPUTarget("cuda", 90, 32)``). The launch
-plan (grid, block, shared memory, extra int32 arguments) is what ``aot_impl`` hands TensorRT; it is
-computed here from concrete shapes for tests, and from TensorRT's symbolic shapes in the plugin.
+plan (grid, block, shared memory, extra int32 arguments) is what ``aot_impl`` hands TensorRT; block
+sizes and grids come from ``kernels/launch.py`` (concrete shapes, for the tests and the PyTorch op),
+and from TensorRT's symbolic shapes in the plugin. The excite kernel's variant constexprs come from
+the SE variant table (``SEVariant.triton_constexprs``).
 """
 
 from __future__ import annotations
@@ -11,23 +14,11 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from se_deploy.kernels.se_triton import ACTIVATION_CODES, GATE_CODES
+from se_deploy.kernels.launch import SCALE_BLOCKS, excite_blocks, squeeze_blocks
+from se_deploy.se_variants import DEFAULT_VARIANT, SEVariant
 
 TARGETS: dict[str, int] = {"sm_80": 80, "sm_86": 86, "sm_89": 89, "sm_90": 90}
 DTYPES: dict[str, str] = {"float32": "fp32", "float16": "fp16"}
-# Block sizes for linear NCHW (TensorRT's LINEAR format): coalesced along H*W.
-SQUEEZE_BLOCK_HW = 128
-SCALE_BLOCKS = {"BLOCK_C": 16, "BLOCK_HW": 128}
-EXCITE_BLOCK_C = 64
-EXCITE_LOOP_BLOCK_R = 64  # hidden units per step when the hidden width is unknown when compiling
-# Programs a launch should have at least, so that batch 1 fills a GPU: twice an H100's 132 SMs.
-MIN_PROGRAMS = 264
-# Triton's CPU interpreter runs programs one after another: the PyTorch path aims at a few there (the tests
-# still see split squeezes and several excite programs per image on their small shapes).
-INTERPRETER_MIN_PROGRAMS = 4
-EXCITE_L2_BUDGET = 32 << 20  # bytes of W1 the excite's programs may read together (an H100 has 50 MiB of L2)
-
-
 # TensorRT's AOT launcher passes, in order: the plugin's input pointers, the int32 scalars ``aot_impl``
 # returns ("extra args", placed after the inputs and before the outputs), the output pointers; nothing
 # else (NVIDIA's tensorrt.plugin: SymInt32 extras only). Per stage: (inputs, int32 extras, outputs).
@@ -57,62 +48,17 @@ class CompiledKernel:
         return self.num_warps * 32
 
 
-def _pow2_at_most(value: int) -> int:
-    return 1 << (max(1, value).bit_length() - 1)
-
-
-def squeeze_blocks(channels: int, min_programs: int = MIN_PROGRAMS) -> dict[str, int]:
-    """Channels per squeeze program: few enough that one image gives >= MIN_PROGRAMS programs (C >= 264
-    gives at least 264; fewer channels give one program each), at most 16."""
-    return {"BLOCK_C": min(16, _pow2_at_most(channels // min_programs)), "BLOCK_HW": SQUEEZE_BLOCK_HW}
-
-
-def squeeze_splits(programs: int, hw: int, block_hw: int, min_programs: int = MIN_PROGRAMS) -> int:
-    """H*W splits for a squeeze of ``programs`` (image, channel block) programs: up to MIN_PROGRAMS in all
-    (the split needs a zeroed output for its atomic partial sums: the PyTorch path only, not TensorRT's)."""
-    return max(1, min(cdiv(min_programs, programs), cdiv(hw, block_hw)))
-
-
-def excite_blocks(reduced: int | None, channels: int = 256, min_programs: int = MIN_PROGRAMS) -> dict[str, int | bool]:
-    """Excite block sizes: output channels per block (BLOCK_C: one image gives up to MIN_PROGRAMS blocks),
-    FC1 input channels per step (BLOCK_K), and the hidden layer in one block when its width is known
-    (BLOCK_R its next power of two; any width), else a loop over hidden blocks (HIDDEN_FITS False)."""
-    block_c = min(EXCITE_BLOCK_C, _pow2_at_most(channels // min_programs))
-    if reduced is None:
-        return {"BLOCK_C": block_c, "BLOCK_K": EXCITE_BLOCK_C, "BLOCK_R": EXCITE_LOOP_BLOCK_R, "HIDDEN_FITS": False}
-    block_r = 2
-    while block_r < reduced:
-        block_r *= 2
-    block_k = max(2, min(EXCITE_BLOCK_C, 8192 // block_r))
-    return {"BLOCK_C": block_c, "BLOCK_K": block_k, "BLOCK_R": block_r, "HIDDEN_FITS": True}
-
-
-def excite_program_cap(channels: int, reduced: int | None, itemsize: int, block_c: int) -> int:
-    """Most programs per image: one per output block, and W1 re-read from L2 by all of them within
-    EXCITE_L2_BUDGET bytes (each program computes the hidden layer itself)."""
-    w1_bytes = channels * (reduced or EXCITE_LOOP_BLOCK_R) * itemsize
-    return max(1, min(cdiv(channels, block_c), EXCITE_L2_BUDGET // max(1, w1_bytes)))
-
-
-def excite_programs(n: int, cap: int, min_programs: int = MIN_PROGRAMS) -> int:
-    """Programs per image for the excite: ``min_programs`` in all where the cap allows."""
-    return max(1, min(cdiv(min_programs, n), cap))
-
-
 def kernel_spec(
     stage: str,
     dtype: str,
     *,
     channels: int = 256,
     reduced: int | None = 16,
-    activation: str = "relu",
-    gate: str = "sigmoid",
-    activation_alpha: float = 0.01,
-    gate_alpha: float = 1 / 6,
-    gate_beta: float = 0.5,
-    residual_relu: bool = True,
+    variant: SEVariant = DEFAULT_VARIANT,
 ) -> tuple[object, dict[str, str], dict[str, object]]:
-    """(kernel, signature, constexprs) for one stage: squeeze, excite, scale or scale_residual."""
+    """(kernel, signature, constexprs) for one stage: squeeze, excite, scale or scale_residual.
+
+    ``variant`` gives the excite's constexprs and scale_residual's RESIDUAL_RELU."""
     from se_deploy.kernels import se_triton as k
 
     t = DTYPES[dtype]
@@ -130,14 +76,7 @@ def kernel_spec(
             "CR": "i32",
             "g_ptr": "*fp32",
         }
-        constexprs = {
-            "ACT": ACTIVATION_CODES[activation],
-            "GATE": GATE_CODES[gate],
-            "ACT_ALPHA": float(activation_alpha),
-            "GATE_ALPHA": float(gate_alpha),
-            "GATE_BETA": float(gate_beta),
-            **excite_blocks(reduced, channels),
-        }
+        constexprs = variant.triton_constexprs() | excite_blocks(reduced, channels)
         return k.se_excite_aot, signature, constexprs
     if stage == "scale":
         return (
@@ -147,12 +86,15 @@ def kernel_spec(
         )
     if stage == "scale_residual":
         signature = {"x_ptr": f"*{t}", "g_ptr": "*fp32", "r_ptr": f"*{t}", "C": "i32", "HW": "i32", "y_ptr": f"*{t}"}
-        return k.se_scale_residual_aot, signature, {"RESIDUAL_RELU": bool(residual_relu), **SCALE_BLOCKS}
+        return k.se_scale_residual_aot, signature, {"RESIDUAL_RELU": variant.residual_relu, **SCALE_BLOCKS}
     raise ValueError(f"unknown stage {stage!r}")
 
 
 def compile_stage(stage: str, dtype: str, target: str = "sm_90", **attributes: object) -> CompiledKernel:
-    """PTX for one stage on ``target`` (no GPU needed)."""
+    """PTX for one stage on ``target`` (no GPU needed).
+
+    ``attributes``: ``channels`` and ``reduced`` (block sizes), the rest ``SEVariant`` fields (the plugin
+    node's attributes, e.g. ``activation="silu"``)."""
     return _compile(stage, dtype, target, tuple(sorted(attributes.items())))
 
 
@@ -163,7 +105,9 @@ def _compile(stage: str, dtype: str, target: str, attributes: tuple[tuple[str, o
 
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
-    kernel, signature, constexprs = kernel_spec(stage, dtype, **dict(attributes))  # type: ignore[arg-type]
+    sizes = {k: v for k, v in attributes if k in ("channels", "reduced")}
+    variant = SEVariant(**{k: v for k, v in attributes if k not in sizes})  # type: ignore[arg-type]
+    kernel, signature, constexprs = kernel_spec(stage, dtype, variant=variant, **sizes)  # type: ignore[arg-type]
     signature = signature | {name: "constexpr" for name in constexprs}
     source = triton.compiler.ASTSource(fn=kernel, signature=signature, constexprs=constexprs)
     compiled = triton.compile(source, target=GPUTarget("cuda", TARGETS[target], 32))
@@ -234,21 +178,3 @@ def ptx_entry_names(ptx: str) -> list[str]:
 def ptx_target(ptx: str) -> str | None:
     found = re.search(r"\.target\s+(\w+)", ptx)
     return found.group(1) if found else None
-
-
-def cdiv(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-def launch_grid(
-    stage: str, n: int, c: int, hw: int, reduced: int | None = 16, itemsize: int = 2
-) -> tuple[int, int, int]:
-    """The grid each stage needs for an N x C x (H*W) activation (concrete numbers)."""
-    if stage == "squeeze":
-        return n, cdiv(c, int(squeeze_blocks(c)["BLOCK_C"])), 1
-    if stage == "excite":
-        block_c = int(excite_blocks(reduced, c)["BLOCK_C"])
-        return n, excite_programs(n, excite_program_cap(c, reduced, itemsize, block_c)), 1
-    if stage in ("scale", "scale_residual"):
-        return n, cdiv(c, SCALE_BLOCKS["BLOCK_C"]), cdiv(hw, SCALE_BLOCKS["BLOCK_HW"])
-    raise ValueError(f"unknown stage {stage!r}")
