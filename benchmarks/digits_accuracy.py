@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from se_deploy import model_metadata  # noqa: E402
-from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine  # noqa: E402
+from se_deploy.backends.base import BuildRequest  # noqa: E402
+from se_deploy.backends.onnxruntime.build import build_onnxruntime_engine  # noqa: E402
 from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner  # noqa: E402
 from se_deploy.bench.accuracy import evaluate  # noqa: E402
 from se_deploy.bench.agreement import compare_predictions  # noqa: E402
@@ -33,6 +34,7 @@ from se_deploy.bench.environment import cpu_isa, cpu_model  # noqa: E402
 from se_deploy.data.digits import shifted_digits, write_digits_folder  # noqa: E402
 from se_deploy.data.images import preprocess_image  # noqa: E402
 from se_deploy.export_job import ExportRequest, run_export  # noqa: E402
+from se_deploy.prepare import Preparation  # noqa: E402
 from se_deploy.rewrite.job import load_onnx  # noqa: E402
 
 MODELS = ("se_resnet_tiny", "resnet_tiny")
@@ -122,7 +124,8 @@ def main() -> None:
         for precision in PRECISIONS:
             engine = work / "engines" / f"{name}-{precision}"
             calib = work / "train" if precision == "int8" else None
-            request = BuildRequest(source, engine, precision=precision, calib=calib, calib_samples=256, force=True)
+            preparation = Preparation(precision=precision, calib=calib, calib_samples=256)
+            request = BuildRequest(source, engine, preparation, force=True)
             engines[precision] = build_onnxruntime_engine(request).engine_dir
         reference = top1(engines["fp32"], inputs)
         for precision in PRECISIONS:

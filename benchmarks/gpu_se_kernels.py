@@ -37,7 +37,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from se_deploy.backends.torch.runner import TorchRunner  # noqa: E402
+from se_deploy.backends.torch.runner import TorchCudaRunner  # noqa: E402
 from se_deploy.kernels.ops import fused_se_triton, reference  # noqa: E402
 from se_deploy.models import create_model  # noqa: E402
 
@@ -188,8 +188,8 @@ def e2e(device: str, smoke: bool, modes: list[str], rounds: int) -> list[dict[st
         runners = {}
         for mode in modes:
             twin_mode = "cuda_graph" if mode == "fused" else mode  # the twin has no SE to fuse
-            runners[mode, "se"] = TorchRunner.create(se_model, mode=mode, dtype=dtype, device=device)
-            runners[mode, "twin"] = TorchRunner.create(twin, mode=twin_mode, dtype=dtype, device=device)
+            runners[mode, "se"] = TorchCudaRunner.create(se_model, mode=mode, dtype=dtype, device=device)
+            runners[mode, "twin"] = TorchCudaRunner.create(twin, mode=twin_mode, dtype=dtype, device=device)
         tensors = {key: runner._prepare(x) for key, runner in runners.items()}
         reference_out = runners[modes[0], "se"].infer(x)
         for key, runner in runners.items():  # warm-up: compile, autotune, graph capture

@@ -26,11 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from se_deploy import model_metadata  # noqa: E402
-from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine  # noqa: E402
+from se_deploy.backends.base import BuildRequest  # noqa: E402
+from se_deploy.backends.onnxruntime.build import build_onnxruntime_engine  # noqa: E402
 from se_deploy.bench.accuracy import evaluate  # noqa: E402
 from se_deploy.data.digits import write_digits_folder  # noqa: E402
 from se_deploy.export_job import ExportRequest, run_export  # noqa: E402
 from se_deploy.precision.calibration import load_calibration_set  # noqa: E402
+from se_deploy.prepare import Preparation  # noqa: E402
 from se_deploy.rewrite.surgery import fuse_se  # noqa: E402
 
 SAMPLES = 64
@@ -141,11 +143,13 @@ def _ort(source: Path, target: Path, precision: str, quantize_se: bool) -> Path:
             BuildRequest(
                 source,
                 target,
-                precision=precision,
-                calib=source.parents[3] / "train" if precision == "int8" else None,
-                calib_samples=SAMPLES,
-                quant_target="tensorrt",
-                quantize_se=quantize_se,
+                Preparation(
+                    precision=precision,
+                    calib=source.parents[3] / "train" if precision == "int8" else None,
+                    calib_samples=SAMPLES,
+                    quant_target="tensorrt",
+                    quantize_se=quantize_se,
+                ),
             )
         )
     return target

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from se_deploy.backends.onnxruntime.engine import EngineDescription
+from se_deploy.backends.engine_folder import EngineDescription
 from se_deploy.backends.onnxruntime.native.buckets import chunks
 from se_deploy.backends.onnxruntime.native.verify import image_like_inputs
 from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner

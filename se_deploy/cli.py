@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from se_deploy import __version__
+from se_deploy.backends.registry import backends_for_bench, backends_that
 from se_deploy.entry import INTERRUPTED
 from se_deploy.errors import SeDeployError
 from se_deploy.progress import terminal_progress
@@ -301,7 +302,7 @@ def fuse_command(
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Engine folder to write.")
 @click.option(
     "--backend",
-    type=click.Choice(["onnxruntime", "tensorrt"]),
+    type=click.Choice(backends_that("build")),
     default="onnxruntime",
     show_default=True,
     help="Engine backend (tensorrt writes a .plan: needs TensorRT and a GPU).",
@@ -423,80 +424,47 @@ def build_command(
     as_json: bool,
 ) -> None:
     """Build an engine: fuse SE blocks, write FP32/FP16/INT8 into the ONNX, describe it for bench and serving."""
-    if backend == "tensorrt":
-        from se_deploy.backends.tensorrt.builder import TensorRTBuildRequest, build_tensorrt_plan
-        from se_deploy.backends.tensorrt.metadata import BatchRange
-        from se_deploy.prepare import Preparation
-
-        preparation = Preparation(
-            precision=precision,
-            fuse=not no_fuse,
-            residual=not no_residual,
-            se_precision=se_precision,
-            calib=calib,
-            calib_samples=calib_samples,
-            calib_method=calib_method,
-            quant_target=quant_target or backend,
-            quantize_se=quantize_se,
-        )
-        plan = build_tensorrt_plan(
-            TensorRTBuildRequest(
-                model=model,
-                output=output,
-                preparation=preparation,
-                batch=BatchRange(min_batch, opt_batch, 32 if max_batch is None else max_batch),
-                plugin="none" if no_plugin else "aot",
-                force=force,
-            )
-        )
-        out.print(f"built TensorRT {plan.tensorrt_version} plan for {plan.gpu_name} -> {output}", highlight=False)
-        return
-    from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
-    from se_deploy.backends.onnxruntime.native.report import native_summary
+    from se_deploy.backends.base import BuildRequest
+    from se_deploy.backends.registry import get_backend
     from se_deploy.input_shapes import parse_input_shapes
+    from se_deploy.prepare import Preparation
 
-    request = BuildRequest(
-        model=model,
-        output=output,
+    chosen = get_backend(backend)
+    assert chosen.build is not None and chosen.options_from_cli is not None  # the --backend choices can build
+    preparation = Preparation(
         precision=precision,
-        device=device,
         fuse=not no_fuse,
         residual=not no_residual,
         se_precision=se_precision,
         calib=calib,
         calib_samples=calib_samples,
         calib_method=calib_method,
-        quant_target=quant_target or backend,
+        quant_target=quant_target or chosen.quant_target,
         quantize_se=quantize_se,
-        force=force,
-        native=not portable,
-        max_batch=8 if max_batch is None else max_batch,
-        hoist_squeeze=squeeze_hoist,
         input_shapes=parse_input_shapes(input_shapes),
         fp16_mode=fp16_mode,
         calib_fit=calib_fit,
     )
+    flags = {
+        "device": device,
+        "min_batch": min_batch,
+        "opt_batch": opt_batch,
+        "max_batch": max_batch,
+        "portable": portable,
+        "squeeze_hoist": squeeze_hoist,
+        "no_plugin": no_plugin,
+    }
+    request = BuildRequest(model, output, preparation, force=force)
     with terminal_progress(err, quiet=as_json) as progress:
-        result = build_onnxruntime_engine(request, progress=progress)
-    for note in result.description.notes:
+        result = chosen.build(request, chosen.options_from_cli(flags), progress)
+    for note in result.notes:
         style = "[bold red]" if note.startswith("WARNING") else "[yellow]note:[/] "
         err.print(f"{style}{escape(note)}", highlight=False)
-    if as_json:
-        click.echo(json.dumps(json.loads(result.description.to_json()) | {"fidelity": result.fidelity}, indent=2))
+    if as_json and result.report is not None:
+        click.echo(json.dumps(result.report, indent=2))
         return
-    d = result.description
-    top1 = result.fidelity["top1_agreement_random_inputs"]
-    out.print(
-        f"built {d.precision} ONNX Runtime engine ({d.device}) -> {output}\n"
-        f"SE blocks: {d.se_blocks} ({'fused' if d.fused else 'not fused'}); "
-        f"vs source FP32 on image-like inputs: max abs error {result.fidelity['max_abs_error']:.3g}, "
-        f"worst relative error {result.fidelity['worst_relative_error']:.2e}, "
-        f"{result.fidelity['changed_fraction']:.2%} of output values changed"
-        + (f", top-1 agreement {top1:.0%}" if top1 is not None else ""),
-        highlight=False,
-    )
-    if d.native:
-        out.print(native_summary(d.native), highlight=False)
+    for line in result.summary:
+        out.print(line, highlight=False)
 
 
 @main.command("eval")
@@ -578,7 +546,11 @@ def _batches(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[
 )
 @click.option("--baseline-weights", default=None, help="Checkpoint for a zoo --baseline.")
 @click.option(
-    "--backend", "backends", default="onnxruntime", show_default=True, help="Comma list: onnxruntime,tensorrt,torch."
+    "--backend",
+    "backends",
+    default="onnxruntime",
+    show_default=True,
+    help=f"Comma list: {','.join(backends_for_bench())}.",
 )
 @click.option("--precision", "precisions", default="fp32", show_default=True, help="Comma list: fp32,fp16,int8.")
 @click.option(

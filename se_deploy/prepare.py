@@ -21,6 +21,7 @@ from se_deploy.input_shapes import Shape, resolve_input_shapes
 from se_deploy.precision.calibration import load_calibration_set
 from se_deploy.precision.fp16 import convert_fp16
 from se_deploy.precision.fp16_mixed import convert_fp16_mixed
+from se_deploy.precision.image_input import check_image_input
 from se_deploy.precision.int8 import CALIBRATION_METHODS, QUANT_PRESETS, quantize_int8
 from se_deploy.rewrite.match import find_se_blocks
 from se_deploy.rewrite.normalize import normalize
@@ -76,11 +77,29 @@ class PreparedModel:
     notes: list[str] = field(default_factory=list)
 
 
+def calibration_input_shape(source: onnx.ModelProto, preparation: Preparation, path: Path) -> Shape:
+    """The (N, 3, H, W) input INT8 calibration feeds; refuses a model that takes no image batch, for every backend."""
+    check_image_input(source, path)
+    input_shape = next(iter(resolve_input_shapes(source, preparation.input_shapes, batch=1).values()), ())
+    if len(input_shape) != 4 or input_shape[1] != 3:
+        raise InvalidArgumentError(
+            f"INT8 calibration feeds NCHW RGB images, but the model's input has shape {list(input_shape)}; "
+            "build this model in fp32 or fp16"
+        )
+    return input_shape
+
+
 def prepare_model(
-    source: onnx.ModelProto, preparation: Preparation, progress: Progress = lambda _m: None
+    source: onnx.ModelProto,
+    preparation: Preparation,
+    progress: Progress = lambda _m: None,
+    *,
+    source_path: Path,
 ) -> PreparedModel:
-    """``source`` fused and converted to ``preparation.precision``; ``source`` is left unchanged."""
+    """``source`` (read from ``source_path``) fused and converted to ``preparation.precision``; left unchanged."""
     preparation.validate()
+    if preparation.precision == "int8":  # before any work: INT8 calibration needs an image model
+        input_shape = calibration_input_shape(source, preparation, source_path)
     notes: list[str] = []
     fused = False
     model = source
@@ -125,12 +144,6 @@ def prepare_model(
                 f"no se-deploy preprocessing in the model: calibrating with ImageNet mean/std at {preprocessing.crop_size}px"
             )
         progress(f"reading calibration images from {preparation.calib}")
-        input_shape = next(iter(resolve_input_shapes(source, preparation.input_shapes, batch=1).values()), ())
-        if len(input_shape) != 4 or input_shape[1] != 3:
-            raise InvalidArgumentError(
-                f"INT8 calibration feeds NCHW RGB images, but the model's input has shape {list(input_shape)}; "
-                "build this model in fp32 or fp16"
-            )
         calibration = load_calibration_set(
             preparation.calib,
             preprocessing,

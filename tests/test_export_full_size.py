@@ -97,9 +97,11 @@ def test_full_size_se_resnet50_inspect_fuse_and_strip(tmp_path: Path, exporter: 
 
 def test_full_size_se_resnet50_engines_in_every_precision(tmp_path: Path, digits_folders: dict[str, Path]) -> None:
     """`build` makes FP32, FP16 and INT8 engines of the fused SE-ResNet-50 that ONNX Runtime CPU runs."""
-    from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
+    from se_deploy.backends.base import BuildRequest
+    from se_deploy.backends.onnxruntime.build import build_onnxruntime_engine
     from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
     from se_deploy.export_job import ExportRequest, run_export
+    from se_deploy.prepare import Preparation
 
     run_export(ExportRequest(model="se_resnet50", output=tmp_path / "repo", with_twin=False))
     source = tmp_path / "repo" / "se_resnet50" / "1" / "model.onnx"
@@ -108,7 +110,7 @@ def test_full_size_se_resnet50_engines_in_every_precision(tmp_path: Path, digits
     for precision in ("fp32", "fp16", "int8"):
         calib = digits_folders["train"] if precision == "int8" else None
         result = build_onnxruntime_engine(
-            BuildRequest(source, tmp_path / precision, precision=precision, calib=calib, calib_samples=16)
+            BuildRequest(source, tmp_path / precision, Preparation(precision=precision, calib=calib, calib_samples=16))
         )
         assert result.description.fused and result.description.se_blocks == 16
         logits = OnnxRuntimeRunner(tmp_path / precision).infer(x)

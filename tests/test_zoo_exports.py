@@ -9,7 +9,8 @@ from pathlib import Path
 import onnx
 import pytest
 
-from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
+from se_deploy.backends.base import BuildRequest
+from se_deploy.backends.onnxruntime.build import OnnxRuntimeOptions, build_onnxruntime_engine
 from se_deploy.backends.onnxruntime.native.platform import current_platform
 from se_deploy.export_job import ExportRequest, run_export
 from se_deploy.models import create_model, get_spec
@@ -62,7 +63,7 @@ def test_tiny_family_exports_fuses_and_strips_to_its_twin(tmp_path: Path, name: 
 
 def _check_native_engine(source: Path, engine: Path, name: str, se_blocks: int) -> None:
     """SE-native build (buckets 1, 2): every graph verified against stock ORT, every fallback with its reason."""
-    description = build_onnxruntime_engine(BuildRequest(source, engine, max_batch=2)).description
+    description = build_onnxruntime_engine(BuildRequest(source, engine), OnnxRuntimeOptions(max_batch=2)).description
     native = description.native
     block = current_platform().nchwc_block
     if block == 8:  # this project's AVX2 machines; other block sizes change which blocks are aligned

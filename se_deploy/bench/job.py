@@ -16,20 +16,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
-from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
+from se_deploy.backends.base import BASELINE, FUSED, FUSED_PORTABLE, STOCK, TWIN, BuildRequest, LoadOptions, Runner
+from se_deploy.backends.registry import backend_names, backends_for_bench, get_backend
 from se_deploy.bench.accuracy import check_data_fits, evaluate
 from se_deploy.bench.environment import environment
 from se_deploy.bench.latency import Measurement, measure_interleaved
-from se_deploy.bench.openvino_peer import openvino_runners
-from se_deploy.bench.peers import TORCH_PEERS, TorchRunner
+from se_deploy.bench.peers import backend_peer_runners, torch_peer_runners
 from se_deploy.bench.stats import geometric_mean, ratio_summary, summarize_latency, throughput_ips
-from se_deploy.bench.variants import BASELINE, FUSED, FUSED_PORTABLE, STOCK, TWIN, BenchModels, prepare_models
+from se_deploy.bench.variants import BenchModels, prepare_models
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.input_shapes import resolve_input_shapes
 from se_deploy.onnx_io import load_onnx
+from se_deploy.prepare import Preparation
 
-BACKENDS: tuple[str, ...] = ("onnxruntime", "tensorrt", "torch")
 SCHEMA = "se-deploy/bench/1"
 
 
@@ -86,9 +85,10 @@ Progress = Callable[[str], None]
 
 
 def validate(request: BenchRequest) -> None:
-    unknown = [b for b in request.backends if b not in BACKENDS]
+    choices = backends_for_bench()
+    unknown = [b for b in request.backends if b not in choices]
     if unknown:
-        raise InvalidArgumentError(f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
+        raise InvalidArgumentError(f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(choices)}")
     bad = [p for p in request.precisions if p not in ("fp32", "fp16", "int8")]
     if bad:
         raise InvalidArgumentError(f"unknown precision(s) {', '.join(bad)}; choose from fp32, fp16, int8")
@@ -127,11 +127,14 @@ def run_bench(request: BenchRequest, progress: Progress = lambda _m: None) -> Be
             },
         )
         engines = _build_engines(request, models, work, report, progress)
-        runners: dict[tuple[str, ...], Any] = {key: _runner_for(path, threads) for key, path in engines.items()}
-        runners.update(_peer_runners(request, models, report))
-        if "openvino" in request.peers:
-            runners.update(openvino_runners(models.stock, models.twin, work, threads=threads, notes=report.notes))
-        runners.update(_torch_gpu_runners(request, models, report))
+        runners: dict[tuple[str, ...], Runner] = {
+            key: get_backend(key[0]).load(path, LoadOptions(threads=threads, timed=True))  # type: ignore[misc]
+            for key, path in engines.items()
+        }
+        runners.update(torch_peer_runners(request.peers, models.torch_model, models.torch_twin, report.notes))
+        peer_sources = {STOCK: models.stock, FUSED: models.stock, TWIN: models.twin}
+        runners.update(backend_peer_runners(request.peers, peer_sources, work, threads=threads, notes=report.notes))
+        runners.update(_module_runners(request, models, report))
         if not runners:
             raise InvalidArgumentError(
                 "nothing could be measured on this machine: " + "; ".join(report.notes) + ". Add --backend onnxruntime."
@@ -161,14 +164,6 @@ def run_bench(request: BenchRequest, progress: Progress = lambda _m: None) -> Be
     return report
 
 
-def _runner_for(path: Path, threads: int) -> Any:
-    if path.suffix == ".plan":  # pragma: no cover - needs TensorRT
-        from se_deploy.backends.tensorrt.runtime import TensorRTRunner
-
-        return TensorRTRunner(path)
-    return OnnxRuntimeRunner(path, threads=threads)
-
-
 def _request_dict(request: BenchRequest, threads: int) -> dict[str, Any]:
     return {
         "model": request.model,
@@ -189,121 +184,55 @@ def _request_dict(request: BenchRequest, threads: int) -> dict[str, Any]:
 def _build_engines(
     request: BenchRequest, models: BenchModels, work: Path, report: BenchReport, progress: Progress
 ) -> dict[tuple[str, ...], Path]:
+    """Every variant per precision on each backend that builds artifacts, keyed (backend, variant, precision)."""
     engines: dict[tuple[str, ...], Path] = {}
-    for backend in request.backends:
-        if backend == "tensorrt":
-            try:
-                from se_deploy.backends.tensorrt.plugin import import_tensorrt
-
-                import_tensorrt()
-            except InvalidArgumentError as exc:
-                report.notes.append(f"tensorrt: skipped ({exc})")
-                continue
-            engines.update(_build_plans(request, models, work, progress))  # pragma: no cover - needs TensorRT
+    sources = {STOCK: models.stock, FUSED: models.stock, FUSED_PORTABLE: models.stock, TWIN: models.twin}
+    if models.baseline is not None:
+        sources[BASELINE] = models.baseline
+    for name in request.backends:
+        backend = get_backend(name)
+        if backend.build is None or backend.bench_variants is None:
+            continue  # no artifact to build (torch): _module_runners runs it, or notes why it cannot
+        reason = backend.unavailable()
+        if reason:
+            report.notes.append(f"{name}: skipped ({reason})")
             continue
-        if backend == "torch":
-            continue  # no engine to build: _torch_gpu_runners runs it, or notes why it cannot
-        sources = {
-            STOCK: (models.stock, False),
-            FUSED: (models.stock, True),  # SE-native graphs where they apply (FP32 CPU)
-            FUSED_PORTABLE: (models.stock, True),
-            TWIN: (models.twin, False),
-        }
-        if models.baseline is not None:
-            sources[BASELINE] = (models.baseline, False)
         for precision in request.precisions:
-            for variant, (source, fuse) in sources.items():
-                if variant == FUSED_PORTABLE and precision != "fp32":
-                    continue  # only FP32 CPU engines get SE-native graphs: fused is the portable graph already
-                target = work / "engines" / f"{backend}-{variant}-{precision}"
-                progress(f"building {variant} {precision} ({backend})")
-                build_onnxruntime_engine(
-                    BuildRequest(
-                        source,
-                        target,
-                        precision=precision,
-                        fuse=fuse,
-                        calib=request.calib,
-                        calib_samples=request.calib_samples,
-                        force=True,
-                        native=variant == FUSED,
-                        max_batch=max(request.batches),
-                        input_shapes=request.input_shapes,
-                    )
+            for variant, plan in backend.bench_variants(precision, request.batches).items():
+                if variant not in sources:
+                    continue
+                target = work / "engines" / f"{name}-{variant}-{precision}{backend.artifact_suffix}"
+                progress(f"building {variant} {precision} ({name})")
+                preparation = Preparation(
+                    precision=precision,
+                    fuse=plan.fuse,
+                    calib=request.calib,
+                    calib_samples=request.calib_samples,
+                    quant_target=backend.quant_target,
+                    input_shapes=request.input_shapes,
                 )
-                engines[backend, variant, precision] = target
-    if not engines and request.backends != ("torch",):
+                backend.build(BuildRequest(sources[variant], target, preparation, force=True), plan.options, progress)
+                engines[name, variant, precision] = target
+    if not engines and any(get_backend(name).build is not None for name in request.backends):
         raise InvalidArgumentError("no backend could be measured on this machine: add --backend onnxruntime")
     return engines
 
 
-def _build_plans(  # pragma: no cover - needs TensorRT and a GPU (written from the docs, never run here)
-    request: BenchRequest, models: BenchModels, work: Path, progress: Progress
-) -> dict[tuple[str, ...], Path]:
-    """TensorRT plans per variant and precision: precision written into the ONNX first (S8S8 Q/DQ for INT8)."""
-    from se_deploy.backends.tensorrt.builder import TensorRTBuildRequest, build_tensorrt_plan
-    from se_deploy.backends.tensorrt.metadata import BatchRange
-    from se_deploy.prepare import Preparation
-
-    plans: dict[tuple[str, ...], Path] = {}
-    batch = BatchRange(min(request.batches), min(request.batches), max(request.batches))
-    sources = {
-        STOCK: (models.stock, False, "none"),
-        FUSED: (models.stock, True, "aot"),
-        TWIN: (models.twin, False, "none"),
-    }
-    for precision in request.precisions:
-        for variant, (source, fuse, plugin) in sources.items():
-            progress(f"building TensorRT {variant} {precision}")
-            plan = work / "engines" / f"tensorrt-{variant}-{precision}.plan"
-            preparation = Preparation(
-                precision=precision,
-                fuse=fuse,
-                calib=request.calib,
-                calib_samples=request.calib_samples,
-                quant_target="tensorrt",
-            )
-            build_tensorrt_plan(
-                TensorRTBuildRequest(source, plan, preparation=preparation, batch=batch, plugin=plugin, force=True)
-            )
-            plans["tensorrt", variant, precision] = plan
-    return plans
-
-
-def _torch_gpu_runners(request: BenchRequest, models: BenchModels, report: BenchReport) -> dict[tuple[str, ...], Any]:
-    """The fused-kernel PyTorch runtime (FP16, channels-last, CUDA graphs) next to the same model unfused."""
-    if "torch" not in request.backends:
-        return {}
-    if not torch.cuda.is_available():
-        report.notes.append(
-            "torch: the fused PyTorch runtime runs on a CUDA GPU; none is visible here, so it was skipped"
-        )
-        return {}
-    if models.torch_model is None or models.torch_twin is None:
-        report.notes.append("torch: needs a zoo model (not an .onnx path); skipped")
-        return {}
-    from se_deploy.backends.torch.runner import TorchRunner
-
-    return {
-        ("torch-cuda", STOCK, "fp16"): TorchRunner.create(models.torch_model, mode="cuda_graph"),
-        ("torch-cuda", FUSED, "fp16"): TorchRunner.create(models.torch_model, mode="fused"),
-        ("torch-cuda", TWIN, "fp16"): TorchRunner.create(models.torch_twin, mode="cuda_graph"),
-    }
-
-
-def _peer_runners(request: BenchRequest, models: BenchModels, report: BenchReport) -> dict[tuple[str, ...], Any]:
+def _module_runners(request: BenchRequest, models: BenchModels, report: BenchReport) -> dict[tuple[str, ...], Any]:
+    """Backends that run PyTorch modules (the fused-kernel CUDA runtime next to the same model unfused)."""
     runners: dict[tuple[str, ...], Any] = {}
-    peers = [peer for peer in request.peers if peer in TORCH_PEERS]
-    if not peers:
-        return runners
-    if models.torch_model is None or models.torch_twin is None:
-        report.notes.append("peers: PyTorch peers need a zoo model (not an .onnx path); skipped")
-        return runners
-    for peer in peers:
-        backend = "torch-eager" if peer == "torch" else "torch-compile"
-        compiled = peer == "torch-compile"
-        runners[backend, STOCK, "fp32"] = TorchRunner(models.torch_model, compiled=compiled)
-        runners[backend, TWIN, "fp32"] = TorchRunner(models.torch_twin, compiled=compiled)
+    for name in request.backends:
+        backend = get_backend(name)
+        if backend.module_runners is None:
+            continue
+        reason = backend.unavailable()
+        if reason:
+            report.notes.append(f"{name}: skipped ({reason})")
+            continue
+        if models.torch_model is None or models.torch_twin is None:  # pragma: no cover - needs a GPU
+            report.notes.append(f"{name}: needs a zoo model (not an .onnx path); skipped")
+            continue
+        runners.update(backend.module_runners(models.torch_model, models.torch_twin, "cuda"))  # pragma: no cover
     return runners
 
 
@@ -377,6 +306,7 @@ def _fidelity_rows(
     if models.torch_model is None or models.torch_twin is None:
         return []
     rows = []
+    names = backend_names()
     for batch, data in inputs.items():
         with torch.inference_mode():
             reference = {
@@ -385,8 +315,8 @@ def _fidelity_rows(
             }
         for key, runner in runners.items():
             backend, variant, precision = key
-            if variant == BASELINE or backend.startswith("torch"):
-                continue
+            if variant == BASELINE or backend not in names:
+                continue  # module runners (torch-eager, torch-cuda...) run the reference itself, not a conversion
             want = reference[TWIN if variant == TWIN else STOCK].astype(np.float64)
             got = runner.infer(data).astype(np.float64)
             rows.append(
@@ -406,8 +336,8 @@ def _fidelity_rows(
 def _accuracy_rows(engines: dict[tuple[str, ...], Path], data: Path, progress: Progress) -> list[dict[str, Any]]:
     rows = []
     for (backend, variant, precision), path in engines.items():
-        if path.suffix == ".plan":
-            continue  # accuracy runs through ONNX Runtime engines; TensorRT plans are measured for latency
+        if not get_backend(backend).accuracy:
+            continue  # e.g. TensorRT plans: measured for latency; accuracy runs through ONNX Runtime engines
         progress(f"accuracy of {variant} {precision} on {data}")
         result = evaluate(path, data)
         rows.append(

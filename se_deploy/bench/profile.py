@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import onnx
 
-from se_deploy.backends.onnxruntime.engine import EngineDescription
+from se_deploy.backends.engine_folder import EngineDescription
+from se_deploy.backends.registry import get_backend
 from se_deploy.rewrite.match import find_se_blocks
 
 ITERATIONS = 10
@@ -99,7 +100,7 @@ def profile_engine(path: Path, batch: np.ndarray, threads: int, roles: dict[str,
 def profile_se_tax(engines: dict[tuple[str, ...], Path], batch: np.ndarray, threads: int) -> list[dict[str, Any]]:
     rows = []
     for (backend, variant, precision), path in engines.items():
-        if backend != "onnxruntime" or variant == "baseline":
+        if not get_backend(backend).profile or variant == "baseline":
             continue
         model = onnx.load(str(path / "model.onnx"))
         roles = se_roles(model)

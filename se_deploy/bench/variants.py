@@ -17,9 +17,6 @@ from se_deploy.onnx_io import load_onnx
 from se_deploy.precision.image_input import check_image_input
 from se_deploy.rewrite.surgery import strip_se
 
-STOCK, FUSED, TWIN, BASELINE = "stock", "fused", "twin", "baseline"
-FUSED_PORTABLE = "fused-portable"  # the fused graph without SE-native graphs (what ORT runs anywhere)
-
 
 @dataclass
 class BenchModels:

@@ -20,8 +20,9 @@ import onnx
 
 import se_deploy
 from se_deploy import model_metadata
-from se_deploy.backends.onnxruntime.engine import ENGINE_FILENAME, EngineDescription
-from se_deploy.backends.tensorrt.metadata import PlanMetadata
+from se_deploy.backends.engine_folder import ENGINE_FILENAME, EngineDescription
+from se_deploy.backends.tensorrt.artifact import PlanMetadata
+from se_deploy.backends.tensorrt.artifact import recognizes as is_plan_file
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.fileio import atomic_write_text, created_dirs, replace_dir, sha256_of, staging_dir
 from se_deploy.onnx_io import load_onnx
@@ -42,7 +43,7 @@ class PackagedModel:
 
 def model_name_for(path: Path) -> str:
     """Default repository name: the engine's model and precision, or the ONNX file's model name."""
-    if path.suffix in (".plan", ".engine"):
+    if is_plan_file(path):
         return path.stem
     if path.is_dir() and (path / ENGINE_FILENAME).exists():
         description = EngineDescription.read(path)
@@ -165,7 +166,7 @@ def _write(
     with staging_dir(root) as staging:
         for source, name in zip(sources, chosen, strict=True):
             model_file = _model_file(source)
-            is_plan = model_file.suffix in (".plan", ".engine")
+            is_plan = is_plan_file(model_file)
             text = (
                 plan_config(model_file, name, options) if is_plan else config_for(load_onnx(model_file), name, options)
             )

@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from se_deploy.backends.base import Runner
 from se_deploy.errors import InvalidArgumentError
-from se_deploy.serve.runtime import Engine, load
+from se_deploy.serve.runtime import load
 
 
 def use_running_libpython() -> None:
@@ -53,7 +54,7 @@ def serve_engines(engines: dict[str, str | Path], *, max_batch: int = 64) -> Ite
         ) from None
     use_running_libpython()
     ports = {"http": free_port(), "grpc": free_port(), "metrics": free_port()}
-    loaded: dict[str, Engine] = {name: load(path) for name, path in engines.items()}
+    loaded: dict[str, Runner] = {name: load(path) for name, path in engines.items()}
     config = TritonConfig(
         http_address="127.0.0.1",
         http_port=ports["http"],
@@ -68,7 +69,7 @@ def serve_engines(engines: dict[str, str | Path], *, max_batch: int = 64) -> Ite
             limit = min(spec.max_batch or max_batch, max_batch)
 
             @batch
-            def infer(engine: Engine = engine, **inputs: np.ndarray) -> dict[str, np.ndarray]:
+            def infer(engine: Runner = engine, **inputs: np.ndarray) -> dict[str, np.ndarray]:
                 (values,) = inputs.values()
                 return {"logits": engine(values.astype(engine.input_spec.dtype, copy=False)).astype(np.float32)}
 

@@ -17,7 +17,8 @@ import onnx
 import pytest
 
 from se_deploy import model_metadata
-from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
+from se_deploy.backends.base import BuildRequest
+from se_deploy.backends.onnxruntime.build import build_onnxruntime_engine
 from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
 from se_deploy.bench.accuracy import evaluate
 from se_deploy.bench.agreement import MAX_DISAGREEMENT, compare_predictions
@@ -25,6 +26,7 @@ from se_deploy.data.images import preprocess_image
 from se_deploy.onnx_io import load_onnx
 from se_deploy.precision.calibration import load_calibration_set
 from se_deploy.precision.int8 import QUANT_PRESETS, quantize_int8
+from se_deploy.prepare import Preparation
 from se_deploy.rewrite.surgery import fuse_se
 
 NAMES = ["se_resnet_tiny", "resnet_tiny"]
@@ -38,7 +40,9 @@ def engines(tmp_path_factory, digits_models, digits_folders) -> dict[tuple[str, 
         for precision in ("fp32", "fp16", "int8"):
             engine = root / f"{name}-{precision}"
             calib = digits_folders["train"] if precision == "int8" else None
-            build_onnxruntime_engine(BuildRequest(source, engine, precision=precision, calib=calib, calib_samples=256))
+            build_onnxruntime_engine(
+                BuildRequest(source, engine, Preparation(precision=precision, calib=calib, calib_samples=256))
+            )
             out[name, precision] = engine
     return out
 

@@ -10,7 +10,9 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
+from se_deploy.backends.base import BuildRequest
+from se_deploy.backends.onnxruntime.build import build_onnxruntime_engine
+from se_deploy.prepare import Preparation
 from tests.rewrite.foreign_graphs import ForeignSE
 
 
@@ -37,7 +39,7 @@ def fp16_breaking_model(path: Path) -> Path:
 
 def test_fp16_that_breaks_the_model_is_measured_written_and_warned(tmp_path: Path) -> None:
     source = fp16_breaking_model(tmp_path / "m.onnx")
-    result = build_onnxruntime_engine(BuildRequest(source, tmp_path / "fp16", precision="fp16"))
+    result = build_onnxruntime_engine(BuildRequest(source, tmp_path / "fp16", Preparation(precision="fp16")))
     engine = json.loads((tmp_path / "fp16" / "engine.json").read_text())
     fidelity = engine["fidelity"]
     assert fidelity["within_limits"] is False and fidelity["changed_fraction"] > 0.01
@@ -45,7 +47,9 @@ def test_fp16_that_breaks_the_model_is_measured_written_and_warned(tmp_path: Pat
     assert any(note.startswith("WARNING") and "--fp16-mode mixed" in note for note in engine["notes"])
     assert result.fidelity == fidelity
 
-    mixed = build_onnxruntime_engine(BuildRequest(source, tmp_path / "mixed", precision="fp16", fp16_mode="mixed"))
+    mixed = build_onnxruntime_engine(
+        BuildRequest(source, tmp_path / "mixed", Preparation(precision="fp16", fp16_mode="mixed"))
+    )
     assert mixed.fidelity["within_limits"] is True
     assert not any(note.startswith("WARNING") for note in mixed.description.notes)
     details = mixed.description.precision_details

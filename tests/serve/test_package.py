@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
+from se_deploy.backends.base import BuildRequest
+from se_deploy.backends.onnxruntime.build import build_onnxruntime_engine
 from se_deploy.errors import InvalidArgumentError, OutputError
 from se_deploy.repository import ServingOptions, TensorSpec, parse_triton_config, triton_config
 from se_deploy.serve.package import package
@@ -77,7 +78,7 @@ def test_package_bad_input(tmp_path: Path, digits_models) -> None:  # type: igno
 
 def test_tensorrt_plan_gets_a_tensorrt_plan_config(tmp_path: Path) -> None:
     """Packaging a plan needs only its sidecar (TensorRT itself cannot be installed here)."""
-    from se_deploy.backends.tensorrt.metadata import BatchRange, PlanMetadata
+    from se_deploy.backends.tensorrt.artifact import BatchRange, PlanMetadata
 
     plan = tmp_path / "se_resnet50_fp16.plan"
     plan.write_bytes(b"serialized engine bytes")

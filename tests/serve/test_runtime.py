@@ -8,14 +8,16 @@ import pytest
 from PIL import Image
 
 import se_deploy
-from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
+from se_deploy.backends.base import BuildRequest
+from se_deploy.backends.onnxruntime.build import build_onnxruntime_engine
 from se_deploy.errors import InvalidArgumentError
+from se_deploy.prepare import Preparation
 
 
 @pytest.fixture(scope="module")
 def engine_dir(tmp_path_factory, digits_models):  # type: ignore[no-untyped-def]
     target = tmp_path_factory.mktemp("engines") / "fp16"
-    build_onnxruntime_engine(BuildRequest(digits_models["se_resnet_tiny"], target, precision="fp16"))
+    build_onnxruntime_engine(BuildRequest(digits_models["se_resnet_tiny"], target, Preparation(precision="fp16")))
     return target
 
 
@@ -74,7 +76,7 @@ def test_plans_and_missing_files_are_clear_errors(tmp_path: Path) -> None:
     plan.write_bytes(b"x")
     with pytest.raises(InvalidArgumentError, match="has no sidecar"):
         se_deploy.load(plan)
-    from se_deploy.backends.tensorrt.metadata import BatchRange, PlanMetadata
+    from se_deploy.backends.tensorrt.artifact import BatchRange, PlanMetadata
 
     PlanMetadata(
         "10.16.0",

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
+from se_deploy.backends.base import BuildRequest
+from se_deploy.backends.onnxruntime.build import build_onnxruntime_engine
+from se_deploy.prepare import Preparation
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVE_PYTHON = os.environ.get("SE_DEPLOY_SERVE_PYTHON")
@@ -26,7 +28,9 @@ def test_triton_serves_an_engine_under_concurrent_load(tmp_path: Path, digits_mo
     engine = tmp_path / "int8"
     build_onnxruntime_engine(
         BuildRequest(
-            digits_models["se_resnet_tiny"], engine, precision="int8", calib=digits_folders["train"], calib_samples=64
+            digits_models["se_resnet_tiny"],
+            engine,
+            Preparation(precision="int8", calib=digits_folders["train"], calib_samples=64),
         )
     )
     out = tmp_path / "serve.json"

@@ -1,40 +1,127 @@
-"""Run an ONNX Runtime engine folder (or a bare ONNX file) on batches of images."""
+"""Load an ONNX Runtime engine folder (or a bare ONNX file) into a Runner.
+
+The engine's execution providers are used (CPU for a bare ONNX file); an SE-native engine runs its
+per-bucket graphs (``native/session.py``). One runner may be called from several threads (ONNX Runtime
+sessions are safe for concurrent ``run`` calls).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 
-from se_deploy.backends.onnxruntime.engine import EngineDescription
-from se_deploy.backends.onnxruntime.loader import open_session
+from se_deploy import model_metadata
+from se_deploy.backends.base import LoadOptions, Runner
+from se_deploy.backends.engine_folder import ENGINE_FILENAME, EngineDescription
 from se_deploy.errors import InvalidArgumentError
+from se_deploy.input_spec import InputSpec
+from se_deploy.onnx_io import load_onnx
+
+_NUMPY = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 
 
-class OnnxRuntimeRunner:
-    """Loads once; ``infer(batch)`` returns the first output as float32."""
+@dataclass
+class LoadedModel:
+    model: onnx.ModelProto
+    model_path: Path
+    session: Any  # onnxruntime.InferenceSession (or the SE-native session)
+    description: EngineDescription | None  # None for a bare ONNX file
 
-    def __init__(self, path: Path, *, threads: int | None = None) -> None:
-        # Spinning threads steal cores from anything else measured in this process (see DESIGN.md).
-        loaded = open_session(path, threads=threads, spinning=False)
-        self.description: EngineDescription | None = loaded.description
+
+def open_session(path: Path, *, threads: int | None = None, spinning: bool = True) -> LoadedModel:
+    """A session with the engine's execution providers (CPU for a bare ONNX file).
+
+    ``spinning=False`` stops idle intra-op threads from spinning: needed when several sessions share a
+    process and are timed against each other (see DESIGN.md).
+    """
+    import onnxruntime as ort
+
+    description = None
+    providers = ["CPUExecutionProvider"]
+    if path.is_dir() or path.name == ENGINE_FILENAME:
+        folder = path if path.is_dir() else path.parent
+        description = EngineDescription.read(folder)
+        model_path = folder / description.model_file
+        providers = description.providers
+    else:
+        model_path = path
+    model = load_onnx(model_path)
+    if description is not None and description.native:
+        from se_deploy.backends.onnxruntime.native.session import NativeSession, check_platform
+
+        check_platform(description.native, folder)
+        files = {int(bucket): name for bucket, name in description.native["files"].items()}
+        native = NativeSession(folder, files, threads=threads, spinning=spinning)
+        return LoadedModel(model, model_path, native, description)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=providers)
+    return LoadedModel(model, model_path, session, description)
+
+
+class OnnxRuntimeRunner(Runner):
+    """``runner(batch) -> first output``; ``runner.preprocess(image) -> one input sample``."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        threads: int | None = None,
+        max_batch: int | None = None,
+        allow_nonfinite: bool = False,
+        spinning: bool = False,  # spinning threads steal cores from anything else measured in this process
+    ) -> None:
+        loaded = open_session(path, threads=threads, spinning=spinning)
+        self.source = str(path)
         self.model: onnx.ModelProto = loaded.model
+        self.model_path = loaded.model_path
         self.session = loaded.session
+        self.description: EngineDescription | None = loaded.description
+        self.allow_nonfinite = allow_nonfinite
+        self.preprocessing = model_metadata.preprocessing_of(self.model) or model_metadata.default_preprocessing(
+            self.model
+        )
         first = self.session.get_inputs()[0]
-        self.input_name = first.name
-        self.input_shape = first.shape
-        self.input_dtype = np.float16 if "float16" in first.type else np.float32
-
-    def infer(self, batch: np.ndarray) -> np.ndarray:
-        if batch.ndim != len(self.input_shape):
+        if first.type not in _NUMPY:
             raise InvalidArgumentError(
-                f"expected a rank-{len(self.input_shape)} batch {self.input_shape}, got shape {batch.shape}"
+                f"{self.source}: input {first.name!r} has type {first.type}; se-deploy serves float image models"
             )
-        for axis, (want, got) in enumerate(zip(self.input_shape, batch.shape, strict=True)):
-            if isinstance(want, int) and want != got:
-                raise InvalidArgumentError(
-                    f"input dimension {axis} must be {want}, got {got} (input shape {self.input_shape})"
-                )
-        (logits, *_rest) = self.session.run(None, {self.input_name: batch.astype(self.input_dtype, copy=False)})
-        return np.asarray(logits, dtype=np.float32)
+        shape = tuple(d if isinstance(d, int) else None for d in first.shape)
+        fixed_batch = shape[0]
+        limit = max_batch or model_metadata.read(self.model).get("max_batch")
+        self.input_spec = InputSpec(
+            name=first.name,
+            dtype=np.dtype(_NUMPY[first.type]),
+            shape=shape,
+            min_batch=fixed_batch or 1,
+            max_batch=fixed_batch or (int(limit) if limit else None),
+        )
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def __repr__(self) -> str:
+        return f"OnnxRuntimeRunner({self.source!r}, {self.input_spec.describe()})"
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        outputs = self.session.run(self.output_names[:1], {self.input_spec.name: batch})
+        return np.asarray(outputs[0])
+
+    def close(self) -> None:
+        self.session = None
+
+
+def load(path: Path, options: LoadOptions) -> OnnxRuntimeRunner:
+    return OnnxRuntimeRunner(
+        path,
+        threads=options.threads,
+        max_batch=options.max_batch,
+        allow_nonfinite=options.allow_nonfinite,
+        spinning=not options.timed,
+    )

@@ -1,8 +1,9 @@
-"""Run a PyTorch model the fast way on a GPU: FP16, channels-last, one CUDA graph per batch size.
+"""Run a PyTorch module behind the Runner life cycle: on the CPU as users would, or the fast way on a GPU.
 
-``TorchRunner.create(model, mode=...)``: ``eager``, ``cuda_graph``, ``compile`` (torch.compile
-max-autotune), or ``fused`` (SE modules swapped for the Triton op, then CUDA graphs). ``infer(batch)``
-takes and returns numpy arrays, like the ONNX Runtime runner.
+``TorchCpuRunner(module, compiled=...)``: FP32, inference mode, eager or ``torch.compile`` (bench peers).
+``TorchCudaRunner.create(model, mode=...)``: FP16, channels-last, one CUDA graph per batch size; modes
+``eager``, ``cuda_graph``, ``compile`` (torch.compile max-autotune), or ``fused`` (SE modules swapped for
+the Triton op, then CUDA graphs). Both take and return numpy arrays, checked like every runner's.
 """
 
 from __future__ import annotations
@@ -14,13 +15,29 @@ import numpy as np
 import torch
 from torch import nn
 
+from se_deploy.backends.base import Runner
 from se_deploy.backends.torch.fuse_modules import SwapReport, fuse_se_modules
 from se_deploy.errors import InvalidArgumentError
+from se_deploy.input_spec import InputSpec
 
 MODES: tuple[str, ...] = ("eager", "cuda_graph", "compile", "fused")
+# A zoo module says nothing of its input size: any float32 (N, 3, H, W) image batch.
+IMAGE_BATCH = InputSpec("input", np.dtype(np.float32), (None, 3, None, None), 1, None)
 
 
-class TorchRunner:
+class TorchCpuRunner(Runner):
+    """A PyTorch module in inference mode on the CPU, FP32 (eager, or ``torch.compile``)."""
+
+    def __init__(self, module: nn.Module, *, compiled: bool = False, input_spec: InputSpec = IMAGE_BATCH) -> None:
+        self.module = torch.compile(module.eval()) if compiled else module.eval()
+        self.input_spec = input_spec
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return self.module(torch.from_numpy(batch)).numpy()
+
+
+class TorchCudaRunner(Runner):
     def __init__(
         self,
         forward: Callable[[torch.Tensor], torch.Tensor],
@@ -28,7 +45,9 @@ class TorchRunner:
         dtype: torch.dtype,
         channels_last: bool,
         swap: SwapReport | None = None,
+        input_spec: InputSpec = IMAGE_BATCH,
     ) -> None:
+        self.input_spec = input_spec
         self._forward = forward
         self.device, self.dtype, self.channels_last = device, dtype, channels_last
         self.swap = swap
@@ -44,7 +63,7 @@ class TorchRunner:
         dtype: torch.dtype = torch.float16,
         device: str = "cuda",
         channels_last: bool = True,
-    ) -> TorchRunner:
+    ) -> TorchCudaRunner:
         if mode not in MODES:
             raise InvalidArgumentError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         target = torch.device(device)
@@ -88,6 +107,9 @@ class TorchRunner:
         graph.replay()
         return static_out
 
-    def infer(self, batch: np.ndarray) -> np.ndarray:
+    def _run(self, batch: np.ndarray) -> np.ndarray:
         out = self.infer_tensor(self._prepare(batch))
         return out.float().cpu().numpy()
+
+    def close(self) -> None:
+        self._graphs.clear()

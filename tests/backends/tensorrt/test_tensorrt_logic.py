@@ -10,8 +10,8 @@ from pathlib import Path
 import onnx
 import pytest
 
-from se_deploy.backends.tensorrt.builder import TensorRTBuildRequest, input_shape, prepare_onnx, validate_request
-from se_deploy.backends.tensorrt.metadata import (
+from se_deploy.backends.base import BuildRequest
+from se_deploy.backends.tensorrt.artifact import (
     BatchRange,
     PlanMetadata,
     check_compatible,
@@ -19,6 +19,7 @@ from se_deploy.backends.tensorrt.metadata import (
     network_flags,
     sidecar_path,
 )
+from se_deploy.backends.tensorrt.build import TensorRTOptions, input_shape, prepare_onnx, validate_request
 from se_deploy.backends.tensorrt.plugin import import_tensorrt
 from se_deploy.errors import InvalidArgumentError, OutputError
 from se_deploy.rewrite.surgery import fuse_se
@@ -119,9 +120,9 @@ def test_onnx_preparation_for_each_plugin_mode() -> None:
 def test_request_checks_before_tensorrt(tmp_path: Path) -> None:
     (tmp_path / "m.plan").write_bytes(b"x")
     with pytest.raises(OutputError, match="--force"):
-        validate_request(TensorRTBuildRequest(tmp_path / "m.onnx", tmp_path / "m.plan"))
+        validate_request(BuildRequest(tmp_path / "m.onnx", tmp_path / "m.plan"), TensorRTOptions())
     with pytest.raises(InvalidArgumentError, match="opt-level"):
-        validate_request(TensorRTBuildRequest(tmp_path / "m.onnx", tmp_path / "n.plan", optimization_level=9))
+        validate_request(BuildRequest(tmp_path / "m.onnx", tmp_path / "n.plan"), TensorRTOptions(optimization_level=9))
 
 
 def test_missing_tensorrt_is_one_clear_message() -> None:

@@ -13,7 +13,7 @@ from se_deploy.backends.torch.fuse_modules import (
     FusedSqueezeExcitation,
     fuse_se_modules,
 )
-from se_deploy.backends.torch.runner import TorchRunner
+from se_deploy.backends.torch.runner import TorchCudaRunner
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.models import create_model
 from tests.rewrite.styles import STYLES, count_se
@@ -128,17 +128,17 @@ def test_gpu_runner_needs_a_gpu() -> None:
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     with pytest.raises(InvalidArgumentError, match="needs a CUDA GPU"):
-        TorchRunner.create(create_model("se_resnet_tiny"))
+        TorchCudaRunner.create(create_model("se_resnet_tiny"))
     with pytest.raises(InvalidArgumentError, match="unknown mode"):
-        TorchRunner.create(create_model("se_resnet_tiny"), mode="fast")
+        TorchCudaRunner.create(create_model("se_resnet_tiny"), mode="fast")
 
 
 def test_cpu_runner_modes_agree() -> None:
     torch.manual_seed(0)
     model = create_model("se_resnet_tiny")
     x = torch.randn(2, 3, 32, 32).numpy()
-    eager = TorchRunner.create(model, mode="eager", dtype=torch.float32, device="cpu", channels_last=False).infer(x)
-    fused = TorchRunner.create(model, mode="fused", dtype=torch.float32, device="cpu", channels_last=True).infer(x)
+    eager = TorchCudaRunner.create(model, mode="eager", dtype=torch.float32, device="cpu", channels_last=False).infer(x)
+    fused = TorchCudaRunner.create(model, mode="fused", dtype=torch.float32, device="cpu", channels_last=True).infer(x)
     assert abs(eager - fused).max() < 1e-4
 
 

@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 import se_deploy
-from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
-from se_deploy.backends.onnxruntime.engine import EngineDescription
+from se_deploy.backends.base import BuildRequest
+from se_deploy.backends.engine_folder import EngineDescription
+from se_deploy.backends.onnxruntime.build import OnnxRuntimeOptions, build_onnxruntime_engine
 from se_deploy.backends.onnxruntime.native import build as native_build
 from se_deploy.backends.onnxruntime.native.build import NativeVerificationError
 from se_deploy.backends.onnxruntime.native.platform import current_platform
@@ -21,6 +22,7 @@ from se_deploy.backends.onnxruntime.native.verify import image_like_inputs
 from se_deploy.cli import main
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.onnx_compare import session
+from se_deploy.prepare import Preparation
 from se_deploy.serve.package import package
 
 pytestmark = pytest.mark.skipif(
@@ -31,7 +33,9 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def native_engine(tmp_path_factory: pytest.TempPathFactory, digits_models: dict[str, Path]) -> Path:
     engine = tmp_path_factory.mktemp("native") / "engine"
-    build_onnxruntime_engine(BuildRequest(digits_models["se_resnet_tiny"], engine, max_batch=4, hoist_squeeze=True))
+    build_onnxruntime_engine(
+        BuildRequest(digits_models["se_resnet_tiny"], engine), OnnxRuntimeOptions(max_batch=4, hoist_squeeze=True)
+    )
     return engine
 
 
@@ -109,15 +113,19 @@ def test_a_graph_that_disagrees_with_stock_is_refused_and_nothing_is_written(
 
     monkeypatch.setattr(native_build, "rewrite_native", broken)
     with pytest.raises(NativeVerificationError, match=r"does not reproduce stock ONNX Runtime .* --portable"):
-        build_onnxruntime_engine(BuildRequest(digits_models["se_resnet_tiny"], tmp_path / "engine", max_batch=1))
+        build_onnxruntime_engine(
+            BuildRequest(digits_models["se_resnet_tiny"], tmp_path / "engine"), OnnxRuntimeOptions(max_batch=1)
+        )
     assert list(tmp_path.iterdir()) == []
 
 
 def test_portable_and_non_fp32_engines_have_no_native_graphs(tmp_path: Path, digits_models: dict[str, Path]) -> None:
     source = digits_models["se_resnet_tiny"]
-    portable = build_onnxruntime_engine(BuildRequest(source, tmp_path / "p", native=False)).description
+    portable = build_onnxruntime_engine(
+        BuildRequest(source, tmp_path / "p"), OnnxRuntimeOptions(native=False)
+    ).description
     assert portable.native is None and not (tmp_path / "p" / "native").exists()
-    fp16 = build_onnxruntime_engine(BuildRequest(source, tmp_path / "h", precision="fp16")).description
+    fp16 = build_onnxruntime_engine(BuildRequest(source, tmp_path / "h", Preparation(precision="fp16"))).description
     assert fp16.native is None and any("FP32 CPU engines only" in note for note in fp16.notes)
 
 

@@ -5,10 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
-from se_deploy.backends.onnxruntime.engine import EngineDescription, providers_for
+from se_deploy.backends.base import BuildRequest
+from se_deploy.backends.engine_folder import EngineDescription
+from se_deploy.backends.onnxruntime.artifact import providers_for
+from se_deploy.backends.onnxruntime.build import OnnxRuntimeOptions, build_onnxruntime_engine
 from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
 from se_deploy.errors import InvalidArgumentError, OutputError
+from se_deploy.prepare import Preparation
 
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
@@ -18,7 +21,7 @@ def test_build_writes_model_and_description(
     source = digits_models["se_resnet_tiny"]
     calib = digits_folders["train"] if precision == "int8" else None
     result = build_onnxruntime_engine(
-        BuildRequest(source, tmp_path / "engine", precision=precision, calib=calib, calib_samples=16)
+        BuildRequest(source, tmp_path / "engine", Preparation(precision=precision, calib=calib, calib_samples=16))
     )
     description = EngineDescription.read(tmp_path / "engine")
     assert description.precision == precision and description.fused and description.se_blocks == 4
@@ -49,9 +52,9 @@ def test_model_without_se_builds_and_says_so(tmp_path: Path, digits_models: dict
 def test_bad_requests_are_clear_errors(tmp_path: Path, digits_models: dict[str, Path]) -> None:
     source = digits_models["se_resnet_tiny"]
     with pytest.raises(InvalidArgumentError, match="needs calibration images"):
-        build_onnxruntime_engine(BuildRequest(source, tmp_path / "e", precision="int8"))
+        build_onnxruntime_engine(BuildRequest(source, tmp_path / "e", Preparation(precision="int8")))
     with pytest.raises(InvalidArgumentError, match="needs CUDAExecutionProvider"):
-        build_onnxruntime_engine(BuildRequest(source, tmp_path / "e", device="cuda"))
+        build_onnxruntime_engine(BuildRequest(source, tmp_path / "e"), OnnxRuntimeOptions(device="cuda"))
     (tmp_path / "exists").mkdir()
     (tmp_path / "exists" / "engine.json").write_text(json.dumps({"schema": "se-deploy/engine/1"}))
     with pytest.raises(OutputError, match="--force"):

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from se_deploy.backends.tensorrt.metadata import BatchRange, PlanMetadata
+from se_deploy.backends.tensorrt.artifact import BatchRange, PlanMetadata
+from se_deploy.backends.tensorrt.runner import TensorRTRunner
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.preprocessing import Preprocessing
-from se_deploy.serve.tensorrt_loader import PlanEngine
 
 BGR_255 = Preprocessing(
     36, 32, mean=(104.0, 117.0, 123.0), std=(1.0, 1.0, 1.0), color_space="BGR", pixel_range=(0.0, 255.0)
@@ -50,7 +50,7 @@ def _meta(preprocessing: Preprocessing | None = BGR_255) -> PlanMetadata:
 
 def test_batches_are_checked_before_they_reach_tensorrt(tmp_path: Path) -> None:
     runner = RecordingRunner()
-    engine = PlanEngine(tmp_path / "m.plan", _meta(), runner=runner)
+    engine = TensorRTRunner(tmp_path / "m.plan", _meta(), executor=runner)
     ok = np.zeros((2, 3, 32, 32), np.float32)
     assert engine(ok).shape == (2, 10)
     bad = {
@@ -67,11 +67,11 @@ def test_batches_are_checked_before_they_reach_tensorrt(tmp_path: Path) -> None:
 
 
 def test_preprocessing_comes_from_the_sidecar(tmp_path: Path) -> None:
-    engine = PlanEngine(tmp_path / "m.plan", _meta(), runner=RecordingRunner())
+    engine = TensorRTRunner(tmp_path / "m.plan", _meta(), executor=RecordingRunner())
     assert engine.preprocessing == BGR_255
     image = np.full((40, 40, 3), 200, np.uint8)
     sample = engine.preprocess(image)
     assert sample.shape == (3, 32, 32) and sample.dtype == np.float32
     assert np.allclose(sample[0], 200 - 104.0)  # BGR, 0-255: not ImageNet's (200/255 - 0.485) / 0.229
     with pytest.raises(InvalidArgumentError, match="has no preprocessing"):
-        PlanEngine(tmp_path / "m.plan", _meta(None), runner=RecordingRunner())
+        TensorRTRunner(tmp_path / "m.plan", _meta(None), executor=RecordingRunner())

@@ -1,6 +1,7 @@
-"""The ONNX Runtime engine description: what ``build`` wrote, read by ``bench``, ``eval`` and serving.
+"""An engine folder: what ``build`` wrote for an ONNX-reading backend, read by ``bench``, ``eval`` and serving.
 
-An engine is a folder: ``model.onnx`` (precision already written in) and ``engine.json``.
+An engine folder holds ``model.onnx`` (precision already written in) and ``engine.json`` (this
+description); its ``backend`` field names the backend that runs it (ONNX Runtime, OpenVINO).
 """
 
 from __future__ import annotations
@@ -15,12 +16,6 @@ from se_deploy.errors import InvalidArgumentError
 ENGINE_SCHEMA = "se-deploy/engine/1"
 ENGINE_FILENAME = "engine.json"
 MODEL_FILENAME = "model.onnx"
-DEVICES: dict[str, list[str]] = {
-    "cpu": ["CPUExecutionProvider"],
-    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
-    "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
-}
-PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
 
 
 @dataclass(frozen=True)
@@ -65,17 +60,13 @@ class EngineDescription:
         return cls(**{k: v for k, v in raw.items() if k in known})
 
 
-def providers_for(device: str) -> list[str]:
-    """Execution providers for ``device``; refuses one this onnxruntime build does not have."""
-    import onnxruntime as ort
-
-    if device not in DEVICES:
-        raise InvalidArgumentError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
-    wanted = DEVICES[device]
-    available = ort.get_available_providers()
-    if wanted[0] not in available:
-        raise InvalidArgumentError(
-            f"--device {device} needs {wanted[0]}, which this onnxruntime ({ort.__version__}) does not have "
-            f"(it has {', '.join(available)}). Install the GPU build: pip install 'se-deploy[gpu]'."
-        )
-    return wanted
+def engine_backend(path: Path) -> str | None:
+    """The backend named by the engine folder at ``path`` (or its ``engine.json``); None if it is not one."""
+    folder = path if path.is_dir() else path.parent
+    if not (path.is_dir() or path.name == ENGINE_FILENAME) or not (folder / ENGINE_FILENAME).is_file():
+        return None
+    try:
+        backend = json.loads((folder / ENGINE_FILENAME).read_text()).get("backend")
+    except (OSError, ValueError, AttributeError):
+        return "onnxruntime"  # unreadable: the ONNX Runtime reader says what is wrong with it
+    return backend if isinstance(backend, str) else "onnxruntime"

@@ -17,27 +17,26 @@ from typing import Any
 import onnx
 
 from se_deploy import model_metadata
-from se_deploy.backends.tensorrt.metadata import BatchRange, PlanMetadata, format_parser_errors, network_flags
+from se_deploy.backends.base import BuildRequest, BuildResult
+from se_deploy.backends.tensorrt.artifact import BatchRange, PlanMetadata, format_parser_errors, network_flags
 from se_deploy.backends.tensorrt.plugin import import_tensorrt, register_plugins
 from se_deploy.errors import ExportError, InvalidArgumentError
 from se_deploy.fileio import atomic_write_bytes, sha256_of
 from se_deploy.onnx_io import load_onnx
 from se_deploy.output_guard import PLAN_FILE, check_output
-from se_deploy.prepare import Preparation, PreparedModel, Progress, prepare_model
+from se_deploy.prepare import PreparedModel, Progress, prepare_model
 from se_deploy.rewrite.plugin_lowering import lower_for_tensorrt
 
 
 @dataclass(frozen=True)
-class TensorRTBuildRequest:
-    model: Path  # the source ONNX (an export); fused and converted here, as for every backend
-    output: Path  # model.plan
-    preparation: Preparation = field(default_factory=lambda: Preparation(quant_target="tensorrt"))
+class TensorRTOptions:
+    """TensorRT's own build options; the model, output and ``Preparation`` are the ``BuildRequest``'s."""
+
     batch: BatchRange = field(default_factory=lambda: BatchRange(1, 8, 32))
     plugin: str = "aot"  # aot | jit | none (the fused nodes' ONNX functions are inlined)
     workspace_mib: int = 4096
     optimization_level: int = 3
     timing_cache: Path | None = None
-    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,24 +78,24 @@ def output_classes(model: onnx.ModelProto) -> tuple[str, int | None]:
     return first.name, (dims[-1].dim_value if dims and dims[-1].HasField("dim_value") else None)
 
 
-def validate_request(request: TensorRTBuildRequest) -> None:
+def validate_request(request: BuildRequest, options: TensorRTOptions) -> None:
     check_output(request.output, PLAN_FILE, force=request.force, inputs=[request.model])
-    if request.workspace_mib < 64:
+    if options.workspace_mib < 64:
         raise InvalidArgumentError("--workspace must be at least 64 MiB")
-    if not 0 <= request.optimization_level <= 5:
+    if not 0 <= options.optimization_level <= 5:
         raise InvalidArgumentError("--opt-level must be within 0..5 (TensorRT's builder optimization level)")
-    if request.plugin not in ("aot", "jit", "none"):
-        raise InvalidArgumentError(f"--plugin must be aot, jit or none, got {request.plugin!r}")
+    if options.plugin not in ("aot", "jit", "none"):
+        raise InvalidArgumentError(f"--plugin must be aot, jit or none, got {options.plugin!r}")
     request.preparation.validate()
 
 
-def prepare_plan(request: TensorRTBuildRequest, progress: Progress = lambda _m: None) -> PreparedPlan:
+def prepare_plan(request: BuildRequest, options: TensorRTOptions, progress: Progress = lambda _m: None) -> PreparedPlan:
     """The same preparation as every backend (``se_deploy/prepare.py``), then TensorRT's lowering. No TensorRT."""
     source = load_onnx(request.model)
-    prepared = prepare_model(source, request.preparation, progress)
-    model, lowered = prepare_onnx(prepared.model, request.plugin)
+    prepared = prepare_model(source, request.preparation, progress, source_path=request.model)
+    model, lowered = prepare_onnx(prepared.model, options.plugin)
     name, shape = input_shape(model)
-    request.batch.shapes(shape)  # refuses shapes a batch profile cannot describe, before TensorRT is needed
+    options.batch.shapes(shape)  # refuses shapes a batch profile cannot describe, before TensorRT is needed
     output_name, num_classes = output_classes(model)
     notes = list(prepared.notes)
     preprocessing = model_metadata.preprocessing_of(source)
@@ -111,7 +110,8 @@ def prepare_plan(request: TensorRTBuildRequest, progress: Progress = lambda _m: 
 
 
 def plan_metadata(
-    request: TensorRTBuildRequest,
+    request: BuildRequest,
+    options: TensorRTOptions,
     plan: PreparedPlan,
     *,
     tensorrt_version: str,
@@ -126,9 +126,9 @@ def plan_metadata(
         compute_capability=compute_capability,
         precision=request.preparation.precision,
         se_fused=plan.lowered > 0,  # the SE runs as our plugins; "none" inlines the functions back to plain ops
-        plugin=request.plugin,
+        plugin=options.plugin,
         input_name=plan.input_name,
-        batch=request.batch,
+        batch=options.batch,
         input_shape=[int(d) for d in plan.input_shape[1:] if d is not None],
         source_sha256=sha256_of(request.model),
         created=created or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -139,19 +139,22 @@ def plan_metadata(
     )
 
 
-def build_tensorrt_plan(request: TensorRTBuildRequest, progress: Progress = lambda _m: None) -> PlanMetadata:
-    validate_request(request)
+def build_tensorrt_plan(
+    request: BuildRequest, options: TensorRTOptions = TensorRTOptions(), progress: Progress = lambda _m: None
+) -> PlanMetadata:
+    validate_request(request, options)
     trt = import_tensorrt()  # the clear "install the extra" error comes first, before any work
-    plan = prepare_plan(request, progress)
-    serialized, cache = _build_serialized(trt, request, plan)  # pragma: no cover - needs TensorRT and a GPU
+    plan = prepare_plan(request, options, progress)
+    serialized, cache = _build_serialized(trt, options, plan)  # pragma: no cover - needs TensorRT and a GPU
     atomic_write_bytes(request.output, serialized)
-    if request.timing_cache and cache is not None:
-        atomic_write_bytes(request.timing_cache, cache)
+    if options.timing_cache and cache is not None:
+        atomic_write_bytes(options.timing_cache, cache)
     import torch
 
     major, minor = torch.cuda.get_device_capability()
     meta = plan_metadata(
         request,
+        options,
         plan,
         tensorrt_version=trt.__version__,
         gpu_name=torch.cuda.get_device_name(),
@@ -161,8 +164,17 @@ def build_tensorrt_plan(request: TensorRTBuildRequest, progress: Progress = lamb
     return meta
 
 
+def build(
+    request: BuildRequest, options: TensorRTOptions, progress: Progress = lambda _m: None
+) -> BuildResult:  # pragma: no cover - needs TensorRT and a GPU
+    """The backend protocol's ``build``: a plan and its sidecar at ``request.output``."""
+    meta = build_tensorrt_plan(request, options, progress)
+    line = f"built TensorRT {meta.tensorrt_version} plan for {meta.gpu_name} -> {request.output}"
+    return BuildResult(request.output, [line], notes=list(meta.notes))
+
+
 def _build_serialized(  # pragma: no cover - needs TensorRT and a GPU
-    trt: Any, request: TensorRTBuildRequest, plan: PreparedPlan
+    trt: Any, options: TensorRTOptions, plan: PreparedPlan
 ) -> tuple[bytes, bytes | None]:
     """TensorRT's parser and builder (NVIDIA's documented API for 10.x/11.x; never run here)."""
     if plan.lowered:
@@ -176,15 +188,15 @@ def _build_serialized(  # pragma: no cover - needs TensorRT and a GPU
         errors = [parser.get_error(i) for i in range(parser.num_errors)]
         raise ExportError(f"TensorRT's ONNX parser failed: {format_parser_errors(errors)}")
     config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, request.workspace_mib << 20)
-    config.builder_optimization_level = request.optimization_level
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace_mib << 20)
+    config.builder_optimization_level = options.optimization_level
     profile = builder.create_optimization_profile()
-    profile.set_shape(plan.input_name, *request.batch.shapes(plan.input_shape))
+    profile.set_shape(plan.input_name, *options.batch.shapes(plan.input_shape))
     config.add_optimization_profile(profile)
-    cache_bytes = request.timing_cache.read_bytes() if request.timing_cache and request.timing_cache.exists() else b""
+    cache_bytes = options.timing_cache.read_bytes() if options.timing_cache and options.timing_cache.exists() else b""
     cache = config.create_timing_cache(cache_bytes)
     config.set_timing_cache(cache, ignore_mismatch=False)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise ExportError("TensorRT could not build the engine (see its log above)")
-    return bytes(serialized), bytes(cache.serialize()) if request.timing_cache else None
+    return bytes(serialized), bytes(cache.serialize()) if options.timing_cache else None

@@ -1,4 +1,5 @@
-"""The sidecar of a TensorRT plan, and the checks made before loading one. Pure logic: no TensorRT."""
+"""What the TensorRT backend builds: a plan (``.plan``) with its JSON sidecar, and the checks made before
+loading one. Pure logic: no TensorRT."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from se_deploy.fileio import atomic_write_text
 
 SIDECAR_SCHEMA = "se-deploy/tensorrt-plan/1"
 SIDECAR_SUFFIX = ".json"
+PLAN_SUFFIXES: tuple[str, ...] = (".plan", ".engine")
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,11 @@ class PlanMetadata:
             )
         raw["batch"] = BatchRange(**raw["batch"])
         return cls(**{k: v for k, v in raw.items() if k in cls.__dataclass_fields__})
+
+
+def recognizes(path: Path) -> bool:
+    """A serialized TensorRT engine: a ``.plan`` (or ``.engine``) file."""
+    return path.suffix in PLAN_SUFFIXES
 
 
 def sidecar_path(plan: Path) -> Path:

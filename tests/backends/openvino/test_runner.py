@@ -1,4 +1,5 @@
-"""The OpenVINO bench peer: same outputs as ONNX Runtime (stock, fused with functions inlined, twin), skipped cleanly."""
+"""The OpenVINO backend: same outputs as ONNX Runtime (stock, fused with functions inlined, twin) as a bench peer,
+skipped cleanly without OpenVINO."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import onnx
 import pytest
 
 from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
+from se_deploy.backends.openvino.runner import OpenVINORunner, inline_for_openvino
 from se_deploy.bench.job import BenchRequest, run_bench
-from se_deploy.bench.openvino_peer import OpenVINORunner, inline_for_openvino, openvino_runners
+from se_deploy.bench.peers import backend_peer_runners
 from se_deploy.rewrite.fused_op import DOMAIN
 from se_deploy.rewrite.surgery import fuse_se, strip_se
 
@@ -59,7 +61,8 @@ def test_skipped_with_a_note_without_openvino(
 
     monkeypatch.setattr(builtins, "__import__", no_openvino)
     notes: list[str] = []
-    runners = openvino_runners(onnx_files["stock"], onnx_files["twin"], tmp_path, threads=1, notes=notes)
+    sources = {"stock": onnx_files["stock"], "fused": onnx_files["stock"], "twin": onnx_files["twin"]}
+    runners = backend_peer_runners(("openvino",), sources, tmp_path, threads=1, notes=notes)
     assert runners == {}
     assert notes == ["openvino: skipped (the openvino peer needs OpenVINO: pip install openvino)"]
 

@@ -15,15 +15,16 @@ import onnx.inliner
 import pytest
 
 from se_deploy import model_metadata
-from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
-from se_deploy.backends.tensorrt.builder import TensorRTBuildRequest, plan_metadata, prepare_plan
-from se_deploy.backends.tensorrt.metadata import BatchRange, PlanMetadata
+from se_deploy.backends.base import BuildRequest
+from se_deploy.backends.onnxruntime.build import build_onnxruntime_engine
+from se_deploy.backends.tensorrt.artifact import BatchRange, PlanMetadata
+from se_deploy.backends.tensorrt.build import TensorRTOptions, plan_metadata, prepare_plan
+from se_deploy.backends.tensorrt.runner import plan_preprocessing
 from se_deploy.onnx_compare import compare_models
 from se_deploy.prepare import Preparation
 from se_deploy.preprocessing import Preprocessing
 from se_deploy.rewrite.plugin_lowering import LOWERED_OPS
 from se_deploy.serve.package import package, parse_triton_config
-from se_deploy.serve.tensorrt_loader import plan_preprocessing
 
 BGR_255 = Preprocessing(
     resize_size=36,
@@ -35,13 +36,11 @@ BGR_255 = Preprocessing(
 )
 
 
-def _request(source: Path, tmp_path: Path, plugin: str = "aot", **preparation: object) -> TensorRTBuildRequest:
-    return TensorRTBuildRequest(
-        source,
-        tmp_path / "m.plan",
-        preparation=Preparation(**preparation),
-        batch=BatchRange(1, 4, 8),
-        plugin=plugin,  # type: ignore[arg-type]
+def _request(
+    source: Path, tmp_path: Path, plugin: str = "aot", **preparation: object
+) -> tuple[BuildRequest, TensorRTOptions]:
+    return BuildRequest(source, tmp_path / "m.plan", Preparation(**preparation)), TensorRTOptions(  # type: ignore[arg-type]
+        batch=BatchRange(1, 4, 8), plugin=plugin
     )
 
 
@@ -49,10 +48,10 @@ def _fp16_tensors(model: onnx.ModelProto) -> int:
     return sum(init.data_type == onnx.TensorProto.FLOAT16 for init in model.graph.initializer)
 
 
-def _sidecar(request: TensorRTBuildRequest, **kwargs: object) -> PlanMetadata:
+def _sidecar(request: tuple[BuildRequest, TensorRTOptions], **kwargs: object) -> PlanMetadata:
     return plan_metadata(
-        request,
-        prepare_plan(request, **kwargs),
+        *request,
+        prepare_plan(*request, **kwargs),
         tensorrt_version="10.16.0",
         gpu_name="NVIDIA H200",
         compute_capability="9.0",
@@ -63,8 +62,8 @@ def test_a_raw_export_is_fused_converted_and_lowered(tmp_path: Path, digits_mode
     """``--precision fp16`` on an FP32 export gives an FP16 network with the SE as plugin nodes (it used to
     hand the export to TensorRT unchanged: FP32, no plugin nodes, labelled fp16)."""
     source = digits_models["se_resnet_tiny"]
-    fp16 = prepare_plan(_request(source, tmp_path, precision="fp16"))
-    fp32 = prepare_plan(_request(source, tmp_path, precision="fp32"))
+    fp16 = prepare_plan(*_request(source, tmp_path, precision="fp16"))
+    fp32 = prepare_plan(*_request(source, tmp_path, precision="fp32"))
     assert fp16.prepared.fused and fp16.lowered == fp16.prepared.se_blocks > 0
     assert sorted({n.op_type for n in fp16.model.graph.node} & set(LOWERED_OPS)) == sorted(
         LOWERED_OPS[:2] + LOWERED_OPS[3:]
@@ -77,9 +76,9 @@ def test_a_raw_export_is_fused_converted_and_lowered(tmp_path: Path, digits_mode
 
 def test_tensorrt_and_onnxruntime_take_the_same_preparation(tmp_path: Path, digits_models: dict[str, Path]) -> None:
     source = digits_models["se_resnet_tiny"]
-    engine = build_onnxruntime_engine(BuildRequest(source, tmp_path / "ort", precision="fp16")).engine_dir
+    engine = build_onnxruntime_engine(BuildRequest(source, tmp_path / "ort", Preparation(precision="fp16"))).engine_dir
     ort_model = onnx.load(str(engine / "model.onnx"))
-    plan = prepare_plan(_request(source, tmp_path, plugin="none", precision="fp16"))
+    plan = prepare_plan(*_request(source, tmp_path, plugin="none", precision="fp16"))
     # "none" inlines the fused functions: same op multiset as ORT's model with its functions inlined
     ort_ops = sorted(n.op_type for n in onnx.inliner.inline_local_functions(ort_model).graph.node)
     assert sorted(n.op_type for n in plan.model.graph.node) == ort_ops
@@ -91,7 +90,7 @@ def test_sidecar_says_what_was_built(tmp_path: Path, digits_models: dict[str, Pa
     assert _sidecar(_request(source, tmp_path, precision="fp16")).se_fused is True
     assert _sidecar(_request(source, tmp_path, plugin="none")).se_fused is False  # functions inlined: plain ops
     unfused = _request(source, tmp_path, fuse=False)
-    assert prepare_plan(unfused).lowered == 0 and _sidecar(unfused).se_fused is False
+    assert prepare_plan(*unfused).lowered == 0 and _sidecar(unfused).se_fused is False
     meta = _sidecar(_request(source, tmp_path, precision="fp16"))
     assert (
         meta.precision == "fp16"
@@ -107,9 +106,9 @@ def test_sidecar_says_what_was_built(tmp_path: Path, digits_models: dict[str, Pa
 def test_package_accepts_the_plan_sidecar_se_deploy_writes(tmp_path: Path, digits_models: dict[str, Path]) -> None:
     """The real producer's sidecar (not a hand-written one): `se-deploy package` used to refuse every plan."""
     request = _request(digits_models["se_resnet_tiny"], tmp_path, precision="fp16")
-    request.output.write_bytes(b"serialized engine bytes")  # TensorRT's part, which cannot run here
-    _sidecar(request).write(request.output)
-    (item,) = package([request.output], tmp_path / "repo")
+    request[0].output.write_bytes(b"serialized engine bytes")  # TensorRT's part, which cannot run here
+    _sidecar(request).write(request[0].output)
+    (item,) = package([request[0].output], tmp_path / "repo")
     config = parse_triton_config(item.config)
     assert config.platform == "tensorrt_plan" and config.max_batch_size == 8
     assert list(config.input[0].dims) == [3, 32, 32] and list(config.output[0].dims) == [10]
@@ -122,21 +121,21 @@ def test_preprocessing_is_the_model_own(tmp_path: Path, digits_models: dict[str,
     model_metadata.embed_file(source, {"preprocessing": BGR_255.to_dict()})
     request = _request(source, tmp_path)
     meta = _sidecar(request)
-    assert plan_preprocessing(request.output, meta) == BGR_255
+    assert plan_preprocessing(request[0].output, meta) == BGR_255
     foreign = tmp_path / "foreign.onnx"
     model = onnx.load(str(digits_models["se_resnet_tiny"]))
     del model.metadata_props[:]
     onnx.save(model, str(foreign))
     meta = _sidecar(_request(foreign, tmp_path))
     assert any("ImageNet mean/std at 32px assumed" in note for note in meta.notes)
-    assert np.allclose(plan_preprocessing(request.output, meta).mean, (0.485, 0.456, 0.406))
+    assert np.allclose(plan_preprocessing(request[0].output, meta).mean, (0.485, 0.456, 0.406))
 
 
 def test_bad_preparation_is_refused_before_tensorrt(tmp_path: Path, digits_models: dict[str, Path]) -> None:
-    from se_deploy.backends.tensorrt.builder import validate_request
+    from se_deploy.backends.tensorrt.build import validate_request
     from se_deploy.errors import InvalidArgumentError
 
     with pytest.raises(InvalidArgumentError, match="needs calibration images"):
-        validate_request(_request(digits_models["se_resnet_tiny"], tmp_path, precision="int8"))
+        validate_request(*_request(digits_models["se_resnet_tiny"], tmp_path, precision="int8"))
     with pytest.raises(InvalidArgumentError, match="--plugin"):
-        validate_request(_request(digits_models["se_resnet_tiny"], tmp_path, plugin="cuda"))
+        validate_request(*_request(digits_models["se_resnet_tiny"], tmp_path, plugin="cuda"))

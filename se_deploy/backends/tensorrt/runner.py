@@ -1,8 +1,13 @@
-"""Run a TensorRT plan: execution context, device buffers (torch), one CUDA stream, optional CUDA graph.
+"""Load a TensorRT plan into a Runner: the sidecar is checked first, then TensorRT is needed.
 
-WRITTEN FROM NVIDIA'S DOCUMENTATION (TensorRT 10/11 named-tensor API: ``set_input_shape``,
+``TensorRTRunner`` takes its input spec and the model's preprocessing from the sidecar (recorded at
+build time, never guessed) and checks every batch before it reaches TensorRT (tested with a stand-in
+executor). ``PlanExecutor`` runs the plan: execution context, device buffers (torch), one CUDA stream,
+optional CUDA graph.
+
+``PlanExecutor`` IS WRITTEN FROM NVIDIA'S DOCUMENTATION (TensorRT 10/11 named-tensor API: ``set_input_shape``,
 ``set_tensor_address``, ``execute_async_v3``) AND NEVER EXECUTED: TensorRT cannot be installed on this
-project's machines. The sidecar checks before deserialization are tested (``metadata.py``).
+project's machines. The sidecar checks before deserialization are tested (``artifact.py``).
 
 ``infer(batch)`` copies host -> device, runs, copies back on one stream; ``last_timing`` holds the GPU
 compute time (CUDA events around the enqueue) apart from the transfers, for ``bench``.
@@ -12,14 +17,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
+from se_deploy.backends.base import LoadOptions, Runner
+from se_deploy.backends.tensorrt.artifact import PlanMetadata, check_compatible, sidecar_path
 from se_deploy.backends.tensorrt.context_shape import ContextShape
-from se_deploy.backends.tensorrt.metadata import PlanMetadata, check_compatible
 from se_deploy.backends.tensorrt.plugin import import_tensorrt, register_plugins
 from se_deploy.errors import InvalidArgumentError
+from se_deploy.input_spec import InputSpec
+from se_deploy.preprocessing import Preprocessing
 
 
 @dataclass
@@ -29,7 +37,7 @@ class Timing:
     d2h_ms: float = 0.0
 
 
-class TensorRTRunner:  # pragma: no cover - needs TensorRT and a GPU
+class PlanExecutor:  # pragma: no cover - needs TensorRT and a GPU
     def __init__(self, plan: Path, *, cuda_graph: bool = False) -> None:
         self.meta = PlanMetadata.read(plan)
         trt = import_tensorrt()
@@ -124,3 +132,57 @@ def _torch_dtype(torch: Any, trt: Any, dtype: Any) -> Any:  # pragma: no cover -
     if dtype not in table:
         raise InvalidArgumentError(f"unsupported TensorRT I/O dtype {dtype}")
     return table[dtype]
+
+
+class Executor(Protocol):
+    """What runs a checked batch: ``PlanExecutor`` on a GPU; a stand-in in tests (TensorRT cannot run here)."""
+
+    def infer(self, batch: np.ndarray) -> np.ndarray: ...
+
+
+def plan_input_spec(meta: PlanMetadata) -> InputSpec:
+    # FP16/INT8 builds keep FP32 inputs and outputs (the ONNX was converted with keep_io_types).
+    return InputSpec(meta.input_name, np.dtype(np.float32), (None, *meta.input_shape), meta.batch.min, meta.batch.max)
+
+
+def plan_preprocessing(plan: Path, meta: PlanMetadata) -> Preprocessing:
+    """The model's preprocessing as recorded in the sidecar at build time; never a guess."""
+    if not meta.preprocessing:
+        raise InvalidArgumentError(
+            f"the sidecar {sidecar_path(plan).name} of {str(plan)!r} has no preprocessing (built by an older "
+            "se-deploy); rebuild the plan with `se-deploy build --backend tensorrt`"
+        )
+    try:
+        return Preprocessing.from_dict(meta.preprocessing)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidArgumentError(
+            f"the sidecar {sidecar_path(plan).name} has an invalid preprocessing record ({exc}); rebuild the plan"
+        ) from None
+
+
+class TensorRTRunner(Runner):
+    """A plan behind the Runner life cycle: the sidecar decides the input checks and the preprocessing."""
+
+    def __init__(
+        self, path: Path, meta: PlanMetadata, executor: Executor | None = None, *, allow_nonfinite: bool = False
+    ) -> None:
+        self.meta = meta
+        self.allow_nonfinite = allow_nonfinite
+        self.input_spec = plan_input_spec(meta)
+        self.preprocessing = plan_preprocessing(path, meta)  # before TensorRT is needed
+        if executor is None:  # pragma: no cover - needs TensorRT and a GPU
+            executor = PlanExecutor(path)
+        self.executor = executor
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        return self.executor.infer(batch)
+
+    def close(self) -> None:
+        self.executor = None  # type: ignore[assignment]
+
+
+def load(path: Path, options: LoadOptions) -> TensorRTRunner:
+    if not path.exists():
+        raise InvalidArgumentError(f"TensorRT plan {str(path)!r} does not exist")
+    meta = PlanMetadata.read(path)  # refuses plans without a valid sidecar, before TensorRT is needed
+    return TensorRTRunner(path, meta, allow_nonfinite=options.allow_nonfinite)

@@ -1,13 +1,15 @@
-"""OpenVINO (CPU, FP32) as a bench peer: the stock SE model, the fused model and the twin, from their ONNX.
+"""Load an OpenVINO engine folder (or an ONNX file) into a Runner: OpenVINO's CPU plugin, FP32.
 
-OpenVINO has no conversion rule for a custom-domain node ("No conversion rule for
+``bench --peer openvino`` measures the stock SE model, the fused model and the twin on it. OpenVINO has
+no conversion rule for a custom-domain node ("No conversion rule for
 se_deploy.SqueezeExcitationResidual"), so the fused model's model-local functions are inlined first
 (``onnx.inliner.inline_local_functions``): OpenVINO then sees the fused graph's standard ops. Each batch
 size gets its own compiled model with a static input shape (OpenVINO's recommended use on CPU), FP32
 inference precision forced (OpenVINO picks bf16 by default on CPUs with AMX/AVX-512 BF16), one stream,
 ``threads`` inference threads, no CPU pinning (other variants share the cores in the same process).
 
-``openvino`` is optional: without it the peer is skipped with a note (``pip install openvino``).
+``openvino`` is optional: without it the backend is unavailable and the bench peer is skipped with a
+note (``pip install openvino``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,13 @@ import numpy as np
 import onnx
 import onnx.inliner
 
+from se_deploy import model_metadata
+from se_deploy.backends.base import LoadOptions, Runner
+from se_deploy.backends.engine_folder import EngineDescription
 from se_deploy.errors import InvalidArgumentError
+from se_deploy.input_spec import InputSpec
 
+_NUMPY = {onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.FLOAT16: np.float16}
 INSTALL_HINT = "pip install openvino"
 
 
@@ -50,11 +57,34 @@ def inline_for_openvino(model: onnx.ModelProto) -> onnx.ModelProto:
     return inlined
 
 
-class OpenVINORunner:
-    """``infer(batch)`` for an ONNX file on OpenVINO's CPU plugin; first output as float32."""
+def input_spec_of(model: onnx.ModelProto, max_batch: int | None = None) -> InputSpec:
+    """The first graph input as an InputSpec (the batch free unless the model fixes it)."""
+    first = model.graph.input[0]
+    tensor = first.type.tensor_type
+    if tensor.elem_type not in _NUMPY:
+        raise InvalidArgumentError(f"input {first.name!r} is not float32/float16; se-deploy serves float image models")
+    shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim)
+    fixed = shape[0] if shape else None
+    return InputSpec(first.name, np.dtype(_NUMPY[tensor.elem_type]), shape, fixed or 1, fixed or max_batch)
 
-    def __init__(self, path: Path, *, threads: int, work: Path | None = None) -> None:
+
+class OpenVINORunner(Runner):
+    """An ONNX file or an OpenVINO engine folder on OpenVINO's CPU plugin; first output as float32."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        threads: int,
+        work: Path | None = None,
+        max_batch: int | None = None,
+        allow_nonfinite: bool = False,
+    ) -> None:
         ov = import_openvino()
+        self.description: EngineDescription | None = None
+        if path.is_dir():
+            self.description = EngineDescription.read(path)
+            path = path / self.description.model_file
         model = onnx.load(str(path))
         if model.functions:
             if work is None:
@@ -62,6 +92,9 @@ class OpenVINORunner:
             work.mkdir(parents=True, exist_ok=True)
             path = work / f"{path.parent.name}-{path.stem}-inlined.onnx"
             onnx.save(inline_for_openvino(model), str(path))
+        self.input_spec = input_spec_of(model, max_batch)
+        self.preprocessing = model_metadata.preprocessing_of(model) or model_metadata.default_preprocessing(model)
+        self.allow_nonfinite = allow_nonfinite
         self._core = ov.Core()
         self._model = self._core.read_model(str(path))
         self._input = self._model.inputs[0].get_any_name()
@@ -84,35 +117,23 @@ class OpenVINORunner:
             self._requests[shape] = request
         return request
 
-    def infer(self, batch: np.ndarray) -> np.ndarray:
+    def _run(self, batch: np.ndarray) -> np.ndarray:
         data = np.ascontiguousarray(batch, dtype=np.float32)
         request = self._request(tuple(data.shape))
         request.infer({0: data})
         return np.array(request.get_output_tensor(0).data, dtype=np.float32, copy=True)
 
+    def close(self) -> None:
+        self._requests.clear()
 
-def openvino_runners(
-    stock: Path, twin: Path, work: Path, *, threads: int, notes: list[str]
-) -> dict[tuple[str, ...], OpenVINORunner]:
-    """Runners keyed like the bench's (``"openvino"``, variant, ``"fp32"``); none, with a note, without OpenVINO."""
-    from se_deploy.bench.variants import FUSED, STOCK, TWIN
-    from se_deploy.rewrite.surgery import fuse_se
 
-    try:
-        version = openvino_version()
-    except InvalidArgumentError as exc:
-        notes.append(f"openvino: skipped ({exc})")
-        return {}
-    folder = work / "openvino"
-    folder.mkdir(parents=True, exist_ok=True)
-    fused = folder / "fused.onnx"
-    onnx.save(inline_for_openvino(fuse_se(onnx.load(str(stock))).model), str(fused))
-    notes.append(
-        f"openvino {version}: CPU, FP32 inference precision, static shape per batch; "
-        "the fused model runs with its SE functions inlined (OpenVINO cannot convert the se_deploy node)"
+def load(path: Path, options: LoadOptions) -> OpenVINORunner:
+    """An engine folder written by ``se-deploy build --backend openvino`` (its ONNX has no local functions)."""
+    import os
+
+    return OpenVINORunner(
+        path,
+        threads=options.threads or os.cpu_count() or 1,
+        max_batch=options.max_batch,
+        allow_nonfinite=options.allow_nonfinite,
     )
-    return {
-        ("openvino", STOCK, "fp32"): OpenVINORunner(stock, threads=threads, work=folder),
-        ("openvino", FUSED, "fp32"): OpenVINORunner(fused, threads=threads, work=folder),
-        ("openvino", TWIN, "fp32"): OpenVINORunner(twin, threads=threads, work=folder),
-    }

@@ -1,0 +1,82 @@
+"""The ONNX Runtime backend, as the registry sees it (``backends/base.py``'s protocol).
+
+Imports only the artifact check: ``build.py`` and ``runner.py`` (onnx, onnxruntime) are imported when a
+build or a load is asked for, so recognising an artifact stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from se_deploy.backends.base import (
+    BASELINE,
+    FUSED,
+    FUSED_PORTABLE,
+    STOCK,
+    TWIN,
+    Backend,
+    BenchVariant,
+    BuildRequest,
+    BuildResult,
+    LoadOptions,
+    Progress,
+    Runner,
+)
+from se_deploy.backends.onnxruntime.artifact import BACKEND_NAME, recognizes
+
+
+def _build(request: BuildRequest, options: Any, progress: Progress) -> BuildResult:
+    from se_deploy.backends.onnxruntime.build import build
+
+    return build(request, options, progress)
+
+
+def _load(path: Path, options: LoadOptions) -> Runner:
+    from se_deploy.backends.onnxruntime.runner import load
+
+    return load(path, options)
+
+
+def _options(flags: Mapping[str, Any]) -> Any:
+    from se_deploy.backends.onnxruntime.build import OnnxRuntimeOptions
+
+    max_batch = flags.get("max_batch")
+    return OnnxRuntimeOptions(
+        device=flags.get("device", "cpu"),
+        native=not flags.get("portable", False),
+        max_batch=8 if max_batch is None else max_batch,
+        hoist_squeeze=flags.get("squeeze_hoist", False),
+    )
+
+
+def _bench_variants(precision: str, batches: tuple[int, ...]) -> dict[str, BenchVariant]:
+    from se_deploy.backends.onnxruntime.build import OnnxRuntimeOptions
+
+    def options(native: bool) -> OnnxRuntimeOptions:
+        return OnnxRuntimeOptions(native=native, max_batch=max(batches))
+
+    variants = {
+        STOCK: BenchVariant(False, options(False)),
+        FUSED: BenchVariant(True, options(True)),  # SE-native graphs where they apply (FP32 CPU)
+        FUSED_PORTABLE: BenchVariant(True, options(False)),
+        TWIN: BenchVariant(False, options(False)),
+        BASELINE: BenchVariant(False, options(False)),
+    }
+    if precision != "fp32":
+        del variants[FUSED_PORTABLE]  # only FP32 CPU engines get SE-native graphs: fused is the portable graph already
+    return variants
+
+
+BACKEND = Backend(
+    name=BACKEND_NAME,
+    summary="ONNX Runtime engine folder (model.onnx + engine.json), CPU or GPU execution providers",
+    recognizes=recognizes,
+    load=_load,
+    build=_build,
+    options_from_cli=_options,
+    quant_target="onnxruntime",
+    bench_variants=_bench_variants,
+    profile=True,
+)

@@ -1,0 +1,1 @@
+"""OpenVINO backend: engine folder (inlined ONNX), builder, CPU runner."""
