@@ -69,48 +69,19 @@ def _np_gelu(h: np.ndarray, alpha: float) -> np.ndarray:
     return 0.5 * h * (1.0 + np.vectorize(math.erf)(h / math.sqrt(2.0)))
 
 
-# PyTorch formulas: torch is imported when one runs (this module stays importable without loading torch).
-def _torch_relu(h: Any, alpha: float) -> Any:
-    import torch.nn.functional as F
+def _functional(name: str, *, with_alpha: bool = False) -> Callable[[Any, float], Any]:
+    """``torch.nn.functional.<name>`` as a row's PyTorch formula (torch is imported when it runs)."""
 
-    return F.relu(h)
+    def apply(h: Any, alpha: float) -> Any:
+        import torch.nn.functional as F
 
+        return getattr(F, name)(h, alpha) if with_alpha else getattr(F, name)(h)
 
-def _torch_silu(h: Any, alpha: float) -> Any:
-    import torch.nn.functional as F
-
-    return F.silu(h)
-
-
-def _torch_hard_swish(h: Any, alpha: float) -> Any:
-    import torch.nn.functional as F
-
-    return F.hardswish(h)
-
-
-def _torch_leaky_relu(h: Any, alpha: float) -> Any:
-    import torch.nn.functional as F
-
-    return F.leaky_relu(h, alpha)
-
-
-def _torch_gelu(h: Any, alpha: float) -> Any:
-    import torch.nn.functional as F
-
-    return F.gelu(h)
+    return apply
 
 
 def _default_alpha(module: Any) -> float | None:
     return DEFAULT_ACTIVATION_ALPHA
-
-
-def _leaky_relu_alpha(module: Any) -> float | None:
-    return float(module.negative_slope)
-
-
-def _gelu_alpha(module: Any) -> float | None:
-    """Only the exact (erf) GELU is the op's; the tanh approximation is refused."""
-    return DEFAULT_ACTIVATION_ALPHA if module.approximate == "none" else None
 
 
 # --- the rows -----------------------------------------------------------------------------------------
@@ -144,62 +115,39 @@ class Gate:
     torch_modules: tuple[str, ...]  # torch.nn classes fuse_modules takes as this gate
 
 
+# name, Triton code, ONNX body, numpy formula, PyTorch formula, torch.nn modules[, module_alpha, min_opset]
 ACTIVATIONS: tuple[Activation, ...] = (
-    Activation("relu", 0, _op("Relu"), lambda h, a: np.maximum(h, 0.0), _torch_relu, ("ReLU",)),
-    Activation("silu", 1, _silu_onnx, lambda h, a: h / (1.0 + np.exp(-h)), _torch_silu, ("SiLU",)),
+    Activation("relu", 0, _op("Relu"), lambda h, a: np.maximum(h, 0.0), _functional("relu"), ("ReLU",)),
+    Activation("silu", 1, _silu_onnx, lambda h, a: h / (1.0 + np.exp(-h)), _functional("silu"), ("SiLU",)),
     Activation(
-        "hard_swish",
-        2,
-        _hard_swish_onnx,
-        lambda h, a: h * np.clip(h / 6.0 + 0.5, 0.0, 1.0),
-        _torch_hard_swish,
+        "hard_swish", 2, _hard_swish_onnx, lambda h, a: h * np.clip(h / 6.0 + 0.5, 0.0, 1.0), _functional("hardswish"),
         ("Hardswish",),
     ),
     Activation(
-        "leaky_relu",
-        3,
-        _leaky_relu_onnx,
-        lambda h, a: np.where(h >= 0, h, a * h),
-        _torch_leaky_relu,
-        ("LeakyReLU",),
-        module_alpha=_leaky_relu_alpha,
+        "leaky_relu", 3, _leaky_relu_onnx, lambda h, a: np.where(h >= 0, h, a * h),
+        _functional("leaky_relu", with_alpha=True), ("LeakyReLU",), module_alpha=lambda m: float(m.negative_slope),
     ),
-    Activation("gelu", 4, _op("Gelu"), _np_gelu, _torch_gelu, ("GELU",), module_alpha=_gelu_alpha, min_opset=20),
-)
+    Activation(
+        "gelu", 4, _op("Gelu"), _np_gelu, _functional("gelu"), ("GELU",),
+        # only the exact (erf) GELU is the op's: a tanh-approximated module is not swapped
+        module_alpha=lambda m: DEFAULT_ACTIVATION_ALPHA if m.approximate == "none" else None, min_opset=20,
+    ),
+)  # fmt: skip
 
-
-def _torch_sigmoid(e: Any, alpha: float, beta: float) -> Any:
-    import torch
-
-    return torch.sigmoid(e)
-
-
-def _torch_hard_sigmoid(e: Any, alpha: float, beta: float) -> Any:
-    import torch
-
-    return torch.clamp(alpha * e + beta, 0.0, 1.0)
-
-
+# name, Triton code, ONNX body, numpy formula, PyTorch formula, torch.nn modules
 GATES: tuple[Gate, ...] = (
     Gate(
-        "sigmoid",
-        0,
-        lambda x, y: helper.make_node("Sigmoid", [x], [y]),
-        lambda e, a, b: 1.0 / (1.0 + np.exp(-e)),
-        _torch_sigmoid,
-        ("Sigmoid",),
+        "sigmoid", 0, lambda x, y: helper.make_node("Sigmoid", [x], [y]), lambda e, a, b: 1.0 / (1.0 + np.exp(-e)),
+        lambda e, a, b: e.sigmoid(), ("Sigmoid",),
     ),
     Gate(
-        "hard_sigmoid",
-        1,
+        "hard_sigmoid", 1,
         lambda x, y: _with_attribute_refs(
             helper.make_node("HardSigmoid", [x], [y]), {"alpha": "gate_alpha", "beta": "gate_beta"}
         ),
-        lambda e, a, b: np.clip(a * e + b, 0.0, 1.0),
-        _torch_hard_sigmoid,
-        ("Hardsigmoid",),
+        lambda e, a, b: np.clip(a * e + b, 0.0, 1.0), lambda e, a, b: (a * e + b).clamp(0.0, 1.0), ("Hardsigmoid",),
     ),
-)
+)  # fmt: skip
 
 RESIDUAL_ACTIVATIONS: tuple[str, ...] = ("relu", "none")  # after the residual add: the kernels' RESIDUAL_RELU
 

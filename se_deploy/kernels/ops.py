@@ -207,7 +207,7 @@ def squeeze_excitation(
     w2: torch.Tensor,
     b2: torch.Tensor,
     residual: torch.Tensor | None,
-    activation: str,
+    activation: str,  # the excitation's fields (op_arguments gives them from an SEVariant)
     gate: str,
     activation_alpha: float,
     gate_alpha: float,
@@ -215,15 +215,9 @@ def squeeze_excitation(
     residual_relu: bool,
 ) -> torch.Tensor:
     implementation = fused_se_triton if triton_enabled(x) else reference
-    variant = SEVariant(
-        activation=activation,
-        activation_alpha=activation_alpha,
-        gate=gate,
-        gate_alpha=gate_alpha,
-        gate_beta=gate_beta,
-        residual=residual is not None,
-        residual_activation="relu" if residual_relu else "none",
-    )
+    residual_activation = "relu" if residual_relu else "none"
+    fields = (activation, activation_alpha, gate, gate_alpha, gate_beta, residual is not None, residual_activation)
+    variant = SEVariant(*fields)  # SEVariant's field order
     return implementation(x, w1, b1, w2, b2, residual, variant)
 
 

@@ -60,7 +60,7 @@ def cuda_target() -> str:  # pragma: no cover - needs a GPU
 def _with_excitation_attributes(
     function: Callable[..., Any], tensors: list[tuple[str, Any]], trailing: list[tuple[str, Any]], returns: Any
 ) -> Callable[..., Any]:
-    """``function(*tensors, excitation, *trailing)`` exposed as ``(*tensors, <attributes>, *trailing)``.
+    """``function(tensors, excitation, *trailing)`` exposed as ``(*tensors, <attributes>, *trailing)``.
 
     The attributes are ``EXCITATION_ATTRIBUTES`` (name: type), which NVIDIA's ``tensorrt.plugin`` reads
     from the signature (annotations as classes) and passes by position or by name."""
@@ -74,7 +74,7 @@ def _with_excitation_attributes(
     def with_attributes(*args: Any, **kwargs: Any) -> Any:
         bound = signature.bind(*args, **kwargs).arguments
         excitation = Excitation(**{name: bound[name] for name, _ in EXCITATION_ATTRIBUTES})
-        return function(*(bound[name] for name, _ in tensors), excitation, *(bound[name] for name, _ in trailing))
+        return function(tuple(bound[name] for name, _ in tensors), excitation, *(bound[name] for name, _ in trailing))
 
     del with_attributes.__wrapped__  # NVIDIA's layer must see the signature below, not the function's
     with_attributes.__signature__ = signature  # type: ignore[attr-defined]
@@ -114,15 +114,8 @@ def register_plugins() -> None:
     excite_descs = [(name, trtp.TensorDesc) for name in ("s", "w1", "b1", "w2", "b2")]
     excite_tensors = [(name, trtp.Tensor) for name in ("s", "w1", "b1", "w2", "b2")]
 
-    def _excite_desc(
-        s: trtp.TensorDesc,
-        w1: trtp.TensorDesc,
-        b1: trtp.TensorDesc,
-        w2: trtp.TensorDesc,
-        b2: trtp.TensorDesc,
-        variant: Excitation,
-    ) -> trtp.TensorDesc:
-        return s.like()
+    def _excite_desc(tensors: tuple[trtp.TensorDesc, ...], variant: Excitation) -> trtp.TensorDesc:
+        return tensors[0].like()  # s
 
     trtp.register("se_deploy::SEExcite")(_with_excitation_attributes(_excite_desc, excite_descs, [], trtp.TensorDesc))
 
@@ -190,15 +183,9 @@ def register_plugins() -> None:
         return launch_params(compiled, (n, trtp.cdiv(c, block_c), 1), [c, hw(x)])
 
     def _excite_aot(
-        s: trtp.TensorDesc,
-        w1: trtp.TensorDesc,
-        b1: trtp.TensorDesc,
-        w2: trtp.TensorDesc,
-        b2: trtp.TensorDesc,
-        variant: Excitation,
-        outputs: tuple[trtp.TensorDesc],
-        tactic: int,
+        tensors: tuple[trtp.TensorDesc, ...], variant: Excitation, outputs: tuple[trtp.TensorDesc], tactic: int
     ) -> AOTLaunch:
+        s, w1 = tensors[:2]
         reduced = w1.shape_expr[0]
         width = constant(reduced)  # None: the kernel loops over the hidden units (any width)
         channels = constant(s.shape_expr[1]) or 16 * launch.MIN_PROGRAMS  # fixed in our plans: a fallback only
@@ -259,17 +246,10 @@ def register_plugins() -> None:
             as_torch(outputs[0]).copy_(as_torch(x).float().mean(dim=(2, 3)))
 
     def _excite_jit(
-        s: trtp.Tensor,
-        w1: trtp.Tensor,
-        b1: trtp.Tensor,
-        w2: trtp.Tensor,
-        b2: trtp.Tensor,
-        variant: Excitation,
-        outputs: tuple[trtp.Tensor],
-        stream: int,
+        tensors: tuple[trtp.Tensor, ...], variant: Excitation, outputs: tuple[trtp.Tensor], stream: int
     ) -> None:
         with torch.cuda.stream(torch.cuda.ExternalStream(stream)):
-            gates = excitation(as_torch(s), *(as_torch(t) for t in (w1, b1, w2, b2)), variant)
+            gates = excitation(*(as_torch(t) for t in tensors), variant)
             as_torch(outputs[0]).copy_(gates)
 
     trtp.impl("se_deploy::SEExcite")(

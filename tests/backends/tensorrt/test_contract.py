@@ -174,7 +174,7 @@ def test_aot_launch_parameters_through_nvidia_aot_plugin(
     """NVIDIA's ``_TemplateAOTPlugin`` (output shapes, then ``get_launch_params``) calls our ``aot_impl``
     for fixed shapes: the grid covers the tensor, and the int32 extras are exactly the kernel's int32
     parameters, in order. Kernel compilation is replaced by a record of what was asked (the PTX and its
-    parameter list are tested in tests/kernels/test_aot.py, in a process without Triton's interpreter)."""
+    parameter list are tested in tests/backends/tensorrt/test_aot.py, in a process without Triton's interpreter)."""
     trt, _ = nvidia_plugin_layer
     our_plugin.register_plugins()
     asked: list[tuple[str, str, str, dict[str, object]]] = []
