@@ -74,3 +74,17 @@ def test_every_backend_folder_has_the_same_modules() -> None:
     for name in backends_that("build"):
         folder = ROOT / "se_deploy" / "backends" / name
         assert {"artifact.py", "build.py", "runner.py", "backend.py"} <= {p.name for p in folder.iterdir()}, name
+
+
+def test_a_broken_engine_folder_gets_the_onnx_runtime_reader_error(tmp_path: Path) -> None:
+    import se_deploy
+
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "engine.json").write_text("{not json")
+    assert backend_for_artifact(folder).name == "onnxruntime"
+    with pytest.raises(InvalidArgumentError, match="is not valid JSON"):
+        se_deploy.load(folder)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidArgumentError, match="has no engine.json"):
+        se_deploy.load(tmp_path / "empty")
