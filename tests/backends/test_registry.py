@@ -86,5 +86,5 @@ def test_a_broken_engine_folder_gets_the_onnx_runtime_reader_error(tmp_path: Pat
     with pytest.raises(InvalidArgumentError, match="is not valid JSON"):
         se_deploy.load(folder)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InvalidArgumentError, match="has no engine.json"):
+    with pytest.raises(InvalidArgumentError, match=r"has no engine\.json"):
         se_deploy.load(tmp_path / "empty")
