@@ -9,20 +9,21 @@ before the backend's ``_run`` sees it, as Polygraphy's runners validate inputs a
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from se_deploy.errors import InvalidArgumentError
-from se_deploy.input_spec import InputSpec, check_input
-from se_deploy.preprocessing import Preprocessing
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy and the stages: not imported by the registry and the CLI's start-up (backend lists)
+    import numpy as np
+
+    from se_deploy.input_spec import InputSpec
     from se_deploy.prepare import Preparation
+    from se_deploy.preprocessing import Preprocessing
 
 Progress = Callable[[str], None]
 # The networks ``bench`` compares on every backend (bench/variants.py makes their ONNX files).
@@ -43,6 +44,8 @@ class Runner:
 
     def check(self, batch: Any, *, allow_nonfinite: bool | None = None) -> np.ndarray:
         """Raise InvalidArgumentError unless ``batch`` fits ``input_spec``; returns it unchanged."""
+        from se_deploy.input_spec import check_input  # numpy: see the TYPE_CHECKING imports above
+
         allowed = self.allow_nonfinite if allow_nonfinite is None else allow_nonfinite
         return check_input(self.input_spec, batch, allow_nonfinite=allowed)
 
@@ -122,6 +125,17 @@ class BenchVariant:
 
     fuse: bool
     options: Any
+
+
+def lazy(module: str, name: str) -> Callable[..., Any]:
+    """``module.name``, imported on the first call: a backend's build and runner modules import its runtime
+    (onnxruntime, TensorRT, OpenVINO: seconds, or missing), so ``backend.py`` names them without importing."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__qualname__ = f"lazy({module}.{name})"
+    return call
 
 
 def _never(_path: Path) -> bool:

@@ -61,12 +61,15 @@ class EngineDescription:
 
 
 def engine_backend(path: Path) -> str | None:
-    """The backend named by the engine folder at ``path`` (or its ``engine.json``); None if it is not one."""
+    """The backend named by the engine folder at ``path`` (or its ``engine.json``); None if it is not one.
+
+    An unreadable description names no backend (""): the registry's default reader says what is wrong.
+    """
     folder = path if path.is_dir() else path.parent
     if not (path.is_dir() or path.name == ENGINE_FILENAME) or not (folder / ENGINE_FILENAME).is_file():
         return None
     try:
         backend = json.loads((folder / ENGINE_FILENAME).read_text()).get("backend")
     except (OSError, ValueError, AttributeError):
-        return "onnxruntime"  # unreadable: the ONNX Runtime reader says what is wrong with it
-    return backend if isinstance(backend, str) else "onnxruntime"
+        return ""
+    return backend if isinstance(backend, str) else ""

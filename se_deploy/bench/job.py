@@ -127,8 +127,9 @@ def run_bench(request: BenchRequest, progress: Progress = lambda _m: None) -> Be
             },
         )
         engines = _build_engines(request, models, work, report, progress)
+        timed = LoadOptions(threads=threads, max_batch=max(request.batches), timed=True)
         runners: dict[tuple[str, ...], Runner] = {
-            key: get_backend(key[0]).load(path, LoadOptions(threads=threads, timed=True))  # type: ignore[misc]
+            key: get_backend(key[0]).load(path, timed)  # type: ignore[misc]
             for key, path in engines.items()
         }
         runners.update(torch_peer_runners(request.peers, models.torch_model, models.torch_twin, report.notes))

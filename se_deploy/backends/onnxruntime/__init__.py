@@ -1,1 +1,1 @@
-"""ONNX Runtime backend: engine description, builder, runner."""
+"""ONNX Runtime backend: backend.py (protocol), artifact.py, build.py, runner.py; native/ (SE-native graphs)."""

@@ -7,36 +7,10 @@ build or a load is asked for, so recognising an artifact stays cheap.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from se_deploy.backends.base import (
-    BASELINE,
-    FUSED,
-    FUSED_PORTABLE,
-    STOCK,
-    TWIN,
-    Backend,
-    BenchVariant,
-    BuildRequest,
-    BuildResult,
-    LoadOptions,
-    Progress,
-    Runner,
-)
+from se_deploy.backends.base import BASELINE, FUSED, FUSED_PORTABLE, STOCK, TWIN, Backend, BenchVariant, lazy
 from se_deploy.backends.onnxruntime.artifact import BACKEND_NAME, recognizes
-
-
-def _build(request: BuildRequest, options: Any, progress: Progress) -> BuildResult:
-    from se_deploy.backends.onnxruntime.build import build
-
-    return build(request, options, progress)
-
-
-def _load(path: Path, options: LoadOptions) -> Runner:
-    from se_deploy.backends.onnxruntime.runner import load
-
-    return load(path, options)
 
 
 def _options(flags: Mapping[str, Any]) -> Any:
@@ -73,8 +47,8 @@ BACKEND = Backend(
     name=BACKEND_NAME,
     summary="ONNX Runtime engine folder (model.onnx + engine.json), CPU or GPU execution providers",
     recognizes=recognizes,
-    load=_load,
-    build=_build,
+    load=lazy("se_deploy.backends.onnxruntime.runner", "load"),
+    build=lazy("se_deploy.backends.onnxruntime.build", "build"),
     options_from_cli=_options,
     quant_target="onnxruntime",
     bench_variants=_bench_variants,

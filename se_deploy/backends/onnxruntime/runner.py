@@ -7,6 +7,7 @@ sessions are safe for concurrent ``run`` calls).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,13 +97,12 @@ class OnnxRuntimeRunner(Runner):
             )
         shape = tuple(d if isinstance(d, int) else None for d in first.shape)
         fixed_batch = shape[0]
-        limit = max_batch or model_metadata.read(self.model).get("max_batch")
         self.input_spec = InputSpec(
             name=first.name,
             dtype=np.dtype(_NUMPY[first.type]),
             shape=shape,
             min_batch=fixed_batch or 1,
-            max_batch=fixed_batch or (int(limit) if limit else None),
+            max_batch=fixed_batch or max_batch,
         )
         self.output_names = [o.name for o in self.session.get_outputs()]
 
@@ -118,10 +118,11 @@ class OnnxRuntimeRunner(Runner):
 
 
 def load(path: Path, options: LoadOptions) -> OnnxRuntimeRunner:
-    return OnnxRuntimeRunner(
-        path,
-        threads=options.threads,
-        max_batch=options.max_batch,
-        allow_nonfinite=options.allow_nonfinite,
-        spinning=not options.timed,
+    """``se_deploy.load``: the batch limit is ``options.max_batch``, else the one the model's metadata records."""
+    runner = OnnxRuntimeRunner(
+        path, threads=options.threads, allow_nonfinite=options.allow_nonfinite, spinning=not options.timed
     )
+    limit = options.max_batch or model_metadata.read(runner.model).get("max_batch")
+    if limit and runner.input_spec.shape[0] is None:
+        runner.input_spec = dataclasses.replace(runner.input_spec, max_batch=int(limit))
+    return runner

@@ -1,1 +1,1 @@
-"""OpenVINO backend: engine folder (inlined ONNX), builder, CPU runner."""
+"""OpenVINO backend: backend.py (protocol), artifact.py, build.py (engine folder, inlined ONNX), runner.py (CPU)."""

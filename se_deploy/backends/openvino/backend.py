@@ -7,35 +7,11 @@ check: ``build.py`` and ``runner.py`` (onnx, openvino) are imported when a build
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from se_deploy.backends.base import (
-    FUSED,
-    STOCK,
-    TWIN,
-    Backend,
-    BenchVariant,
-    BuildRequest,
-    BuildResult,
-    LoadOptions,
-    Progress,
-    Runner,
-)
+from se_deploy.backends.base import FUSED, STOCK, TWIN, Backend, BenchVariant, lazy
 from se_deploy.backends.openvino.artifact import BACKEND_NAME, recognizes
 from se_deploy.errors import InvalidArgumentError
-
-
-def _build(request: BuildRequest, options: Any, progress: Progress) -> BuildResult:
-    from se_deploy.backends.openvino.build import build
-
-    return build(request, options, progress)
-
-
-def _load(path: Path, options: LoadOptions) -> Runner:
-    from se_deploy.backends.openvino.runner import load
-
-    return load(path, options)
 
 
 def _options(_flags: Mapping[str, Any]) -> Any:
@@ -77,8 +53,8 @@ BACKEND = Backend(
     name=BACKEND_NAME,
     summary="OpenVINO engine folder (inlined model.onnx + engine.json), CPU FP32: needs `pip install openvino`",
     recognizes=recognizes,
-    load=_load,
-    build=_build,
+    load=lazy("se_deploy.backends.openvino.runner", "load"),
+    build=lazy("se_deploy.backends.openvino.build", "build"),
     options_from_cli=_options,
     unavailable=_unavailable,
     bench_variants=_bench_variants,

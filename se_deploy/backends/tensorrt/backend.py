@@ -8,35 +8,11 @@ running a plan have never run here (see ``build.py`` and ``runner.py``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from se_deploy.backends.base import (
-    FUSED,
-    STOCK,
-    TWIN,
-    Backend,
-    BenchVariant,
-    BuildRequest,
-    BuildResult,
-    LoadOptions,
-    Progress,
-    Runner,
-)
+from se_deploy.backends.base import FUSED, STOCK, TWIN, Backend, BenchVariant, lazy
 from se_deploy.backends.tensorrt.artifact import BatchRange, recognizes
 from se_deploy.errors import InvalidArgumentError
-
-
-def _build(request: BuildRequest, options: Any, progress: Progress) -> BuildResult:
-    from se_deploy.backends.tensorrt.build import build
-
-    return build(request, options, progress)
-
-
-def _load(path: Path, options: LoadOptions) -> Runner:
-    from se_deploy.backends.tensorrt.runner import load
-
-    return load(path, options)
 
 
 def _options(flags: Mapping[str, Any]) -> Any:
@@ -74,8 +50,8 @@ BACKEND = Backend(
     name="tensorrt",
     summary="TensorRT plan (.plan + sidecar) with the SE plugin: needs TensorRT and a GPU",
     recognizes=recognizes,
-    load=_load,
-    build=_build,
+    load=lazy("se_deploy.backends.tensorrt.runner", "load"),
+    build=lazy("se_deploy.backends.tensorrt.build", "build"),
     options_from_cli=_options,
     unavailable=_unavailable,
     quant_target="tensorrt",
