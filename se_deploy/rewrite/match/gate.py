@@ -5,7 +5,8 @@ Kinds are named as ``rewrite/fused_op.py``'s ``GATES``. The written-out form is 
 nodes through ``WRITTEN_ARITHMETIC``: each row says what ``head <op> c`` does to the affine map before
 the Clip and to the scale after it, and where the op may not stand (``refusal``). Near-miss reasons
 beside it: an op that is no gate, a HardSigmoid with alpha <= 0, a non-constant Clip bound or operand,
-a row's refusal, arithmetic without a Clip, a Clip that does not end up mapping onto [0, 1].
+a row's refusal, arithmetic without a Clip, a Clip after a negative scale, a Clip (a second Clip
+composed into the first) that does not end up mapping onto [0, 1].
 """
 
 from __future__ import annotations
@@ -113,10 +114,18 @@ def take_written_hard_sigmoid(walk: Walk, first: onnx.NodeProto) -> Gate:
 
 
 def _take_clip(walk: Walk, node: onnx.NodeProto, state: _Written) -> None:
-    state.clip = _clip_bounds(walk, node)
-    if state.clip is None:
+    bounds = _clip_bounds(walk, node)
+    if bounds is None:
         raise Stop(STAGE, "Clip bounds of the written-out hard sigmoid are not constants")
+    state.clip = bounds if state.clip is None else _clip_of_clip(state.clip, state.post_scale, bounds)
     walk.take(node)
+
+
+def _clip_of_clip(clip: tuple[float, float], post: float, bounds: tuple[float, float]) -> tuple[float, float]:
+    """``clip(post * clip(y, lo, hi), l2, h2) == post * clip(y, max(lo, l2 / post), min(hi, h2 / post))`` (post > 0)."""
+    if not post > 0:
+        raise Stop(STAGE, f"a Clip after scaling by {post:g} does not form a hard sigmoid")
+    return max(clip[0], bounds[0] / post), min(clip[1], bounds[1] / post)
 
 
 def _take_arithmetic(walk: Walk, node: onnx.NodeProto, state: _Written) -> None:

@@ -83,6 +83,13 @@ POSITIVE: dict[str, tuple[Callable[[], onnx.ModelProto], str, float, float]] = {
     ),
     "keras_clip01": (written(("Mul", 0.2), ("Add", 0.5), ("Clip", 0.0, 1.0)), "hard_sigmoid", 0.2, 0.5),
     "x_over_6_plus_half_clip01": (written(("Div", 6.0), ("Add", 0.5), ("Clip", 0.0, 1.0)), "hard_sigmoid", 1 / 6, 0.5),
+    # a second Clip composes with the first: here it is redundant
+    "clip_of_clip_redundant": (
+        written(("Add", 3.0), ("Clip", 0.0, 6.0), ("Div", 6.0), ("Clip", 0.0, 1.0)),
+        "hard_sigmoid",
+        1 / 6,
+        0.5,
+    ),
     "opset10_clip_attributes": (
         written(("Add", 3.0), ("Clip", 0.0, 6.0), ("Div", 6.0), opset=10),
         "hard_sigmoid",
@@ -140,6 +147,19 @@ NEGATIVE: dict[str, tuple[Callable[[], onnx.ModelProto], str]] = {
     ),
     "negative_scale_after_clip": (written(ADD3, RELU6, ("Div", -6.0)), "does not map onto [0, 1]"),
     "clip_without_max": (written(ADD3, ("Clip", 0.0, None), ("Div", 6.0)), "Clip(0, inf)"),
+    # written out: a second Clip narrows the first (relu6 clipped to [0, 0.5] is no hard sigmoid)
+    "second_clip_narrows_the_first": (
+        written(ADD3, ("Clip", 0.0, 0.5), ("Clip", 0.0, 1.0)),
+        "Clip(0, 0.5) scaled by 1 does not map onto [0, 1]",
+    ),
+    "second_clip_after_scaling_twice": (
+        written(ADD3, RELU6, ("Mul", 2.0), ("Clip", 0.0, 0.5)),
+        "Clip(0, 0.25) scaled by 2 does not map onto [0, 1]",
+    ),
+    "second_clip_after_negative_scale": (
+        written(ADD3, RELU6, ("Mul", -1.0), ("Clip", -6.0, 0.0)),
+        "a Clip after scaling by -1 does not form a hard sigmoid",
+    ),
     # written out: at most MAX_WRITTEN_NODES nodes; the fifth is left, so the Clip is not scaled onto [0, 1]
     "fifth_node_not_taken": (
         written(ADD3, RELU6, ("Mul", 1.0), ("Mul", 1.0), ("Div", 6.0)),
