@@ -15,7 +15,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from se_deploy.export_job import DEFAULT_SEED
+from se_deploy.export.torch_model import DEFAULT_SEED
 from se_deploy.models import create_model
 
 pytestmark = pytest.mark.slow
@@ -99,7 +99,7 @@ def test_full_size_se_resnet50_engines_in_every_precision(tmp_path: Path, digits
     """`build` makes FP32, FP16 and INT8 engines of the fused SE-ResNet-50 that ONNX Runtime CPU runs."""
     from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
     from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
-    from se_deploy.export_job import ExportRequest, run_export
+    from se_deploy.export.job import ExportRequest, run_export
 
     run_export(ExportRequest(model="se_resnet50", output=tmp_path / "repo", with_twin=False))
     source = tmp_path / "repo" / "se_resnet50" / "1" / "model.onnx"

@@ -1,0 +1,196 @@
+"""``se-deploy build``: an ONNX model -> an engine folder (ONNX Runtime) or a TensorRT plan."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from se_deploy.cli.options import (
+    choice_option,
+    force_option,
+    input_shape_option,
+    json_option,
+    model_argument,
+    output_option,
+    path_option,
+    user_errors,
+)
+from se_deploy.cli.progress import terminal_progress
+from se_deploy.cli.render import (
+    err,
+    print_build_notes,
+    print_json,
+    print_onnxruntime_build,
+    print_tensorrt_build,
+)
+
+
+@click.command("build")
+@model_argument()
+@output_option("Engine folder to write.", required=True)
+@choice_option(
+    "--backend",
+    choices=["onnxruntime", "tensorrt"],
+    help="Engine backend (tensorrt writes a .plan: needs TensorRT and a GPU).",
+)
+@choice_option(
+    "--precision", choices=["fp32", "fp16", "int8"], help="Precision written into the engine (int8 needs --calib)."
+)
+@choice_option(
+    "--device",
+    choices=["cpu", "cuda", "tensorrt"],
+    help="ONNX Runtime execution provider (cuda/tensorrt need onnxruntime-gpu).",
+)
+@path_option("--calib", help="Calibration image folder (int8).")
+@click.option("--calib-samples", type=int, default=256, show_default=True, help="Calibration images to use.")
+@choice_option(
+    "--calib-method",
+    choices=["minmax", "entropy", "percentile"],
+    help="INT8: how activation ranges are chosen from the calibration images.",
+)
+@click.option(
+    "--quant-target",
+    type=click.Choice(["onnxruntime", "tensorrt"]),
+    default=None,
+    help="Quantization settings for this runtime [default: the backend's].",
+)
+@click.option("--quantize-se", is_flag=True, help="INT8: quantize the SE ops too (unfused), to compare.")
+@choice_option("--se-precision", choices=["fp16", "fp32"], help="FP16: precision of the fused SE node.")
+@choice_option(
+    "--fp16-mode",
+    choices=["full", "mixed"],
+    help="FP16: every op, or mixed (ops that break fidelity stay FP32; onnxconverter-common's search).",
+)
+@choice_option(
+    "--calib-fit",
+    choices=["resize", "pad", "crop"],
+    default="crop",
+    help="INT8: fit calibration images to the input's H x W by stretching, padding or center-cropping.",
+)
+@input_shape_option
+@click.option("--no-fuse", is_flag=True, help="Keep the SE blocks as they are (the stock graph).")
+@click.option("--no-residual", is_flag=True, help="Do not fold residual Add(+ReLU) into the fused node.")
+@click.option(
+    "--min-batch",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="TensorRT: optimization profile minimum batch.",
+)
+@click.option(
+    "--opt-batch",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="TensorRT: batch the engine is tuned for.",
+)
+@click.option(
+    "--max-batch",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Largest batch [TensorRT: 32, the profile's max; ONNX Runtime: 8, SE-native graphs for 1, 2, 4, .. it].",
+)
+@click.option(
+    "--portable",
+    is_flag=True,
+    help="ONNX Runtime: only the portable fused graph, no SE-native graphs tied to this ORT version and CPU.",
+)
+@click.option(
+    "--squeeze-hoist",
+    is_flag=True,
+    help="SE-native: squeeze before a linear 1x1 conv (exact; measured slower in its current form, see README).",
+)
+@click.option(
+    "--no-plugin", is_flag=True, help="TensorRT: inline the fused nodes' ONNX functions instead of the SE plugin."
+)
+@force_option("Replace an existing engine folder (only one se-deploy wrote).")
+@json_option("Print the engine description as JSON.")
+@user_errors
+def build_command(
+    model: Path,
+    output: Path,
+    backend: str,
+    precision: str,
+    device: str,
+    calib: Path | None,
+    calib_samples: int,
+    calib_method: str,
+    quant_target: str | None,
+    quantize_se: bool,
+    se_precision: str,
+    fp16_mode: str,
+    calib_fit: str,
+    input_shapes: tuple[str, ...],
+    no_fuse: bool,
+    no_residual: bool,
+    min_batch: int,
+    opt_batch: int,
+    max_batch: int | None,
+    portable: bool,
+    squeeze_hoist: bool,
+    no_plugin: bool,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Build an engine: fuse SE blocks, write FP32/FP16/INT8 into the ONNX, describe it for bench and serving."""
+    if backend == "tensorrt":
+        from se_deploy.backends.tensorrt.builder import TensorRTBuildRequest, build_tensorrt_plan
+        from se_deploy.backends.tensorrt.metadata import BatchRange
+        from se_deploy.prepare import Preparation
+
+        preparation = Preparation(
+            precision=precision,
+            fuse=not no_fuse,
+            residual=not no_residual,
+            se_precision=se_precision,
+            calib=calib,
+            calib_samples=calib_samples,
+            calib_method=calib_method,
+            quant_target=quant_target or backend,
+            quantize_se=quantize_se,
+        )
+        plan = build_tensorrt_plan(
+            TensorRTBuildRequest(
+                model=model,
+                output=output,
+                preparation=preparation,
+                batch=BatchRange(min_batch, opt_batch, 32 if max_batch is None else max_batch),
+                plugin="none" if no_plugin else "aot",
+                force=force,
+            )
+        )
+        print_tensorrt_build(plan.tensorrt_version, plan.gpu_name, output)
+        return
+    from se_deploy.backends.onnxruntime.builder import BuildRequest, build_onnxruntime_engine
+    from se_deploy.input_shapes import parse_input_shapes
+
+    request = BuildRequest(
+        model=model,
+        output=output,
+        precision=precision,
+        device=device,
+        fuse=not no_fuse,
+        residual=not no_residual,
+        se_precision=se_precision,
+        calib=calib,
+        calib_samples=calib_samples,
+        calib_method=calib_method,
+        quant_target=quant_target or backend,
+        quantize_se=quantize_se,
+        force=force,
+        native=not portable,
+        max_batch=8 if max_batch is None else max_batch,
+        hoist_squeeze=squeeze_hoist,
+        input_shapes=parse_input_shapes(input_shapes),
+        fp16_mode=fp16_mode,
+        calib_fit=calib_fit,
+    )
+    with terminal_progress(err, quiet=as_json) as progress:
+        result = build_onnxruntime_engine(request, progress=progress)
+    print_build_notes(result.description.notes)
+    if as_json:
+        print_json(json.loads(result.description.to_json()) | {"fidelity": result.fidelity})
+        return
+    print_onnxruntime_build(result, output)
