@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from se_deploy.cli.options import csv, force_option, input_shape_option, parse_batches, path_option, user_errors
+from se_deploy.cli.options import (
+    csv,
+    force_option,
+    input_shape_option,
+    parse_batches,
+    path_option,
+    positive_int_option,
+    user_errors,
+)
 from se_deploy.cli.progress import terminal_progress
 from se_deploy.cli.render import err, print_bench, print_json, print_notes
 
@@ -36,13 +44,11 @@ from se_deploy.cli.render import err, print_bench, print_json, print_notes
 )
 @click.option("--rounds", type=int, default=10, show_default=True, help="Interleaved rounds.")
 @input_shape_option
-@click.option(
-    "--iterations", type=click.IntRange(min=1), default=5, show_default=True, help="Timed runs per variant per round."
-)
+@positive_int_option("--iterations", default=5, help="Timed runs per variant per round.")
 @click.option(
     "--warmup", type=click.IntRange(min=0), default=3, show_default=True, help="Untimed runs per variant before timing."
 )
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Intra-op threads [default: all cores].")
+@positive_int_option("--threads", help="Intra-op threads [default: all cores].")
 @click.option("--profile", is_flag=True, help="Attribute the SE tax to its parts with ONNX Runtime's profiler.")
 @path_option(
     "-o",

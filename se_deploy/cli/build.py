@@ -15,6 +15,7 @@ from se_deploy.cli.options import (
     model_argument,
     output_option,
     path_option,
+    positive_int_option,
     user_errors,
 )
 from se_deploy.cli.progress import terminal_progress
@@ -72,24 +73,10 @@ from se_deploy.cli.render import (
 @input_shape_option
 @click.option("--no-fuse", is_flag=True, help="Keep the SE blocks as they are (the stock graph).")
 @click.option("--no-residual", is_flag=True, help="Do not fold residual Add(+ReLU) into the fused node.")
-@click.option(
-    "--min-batch",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="TensorRT: optimization profile minimum batch.",
-)
-@click.option(
-    "--opt-batch",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="TensorRT: batch the engine is tuned for.",
-)
-@click.option(
+@positive_int_option("--min-batch", default=1, help="TensorRT: optimization profile minimum batch.")
+@positive_int_option("--opt-batch", default=8, help="TensorRT: batch the engine is tuned for.")
+@positive_int_option(
     "--max-batch",
-    type=click.IntRange(min=1),
-    default=None,
     help="Largest batch [TensorRT: 32, the profile's max; ONNX Runtime: 8, SE-native graphs for 1, 2, 4, .. it].",
 )
 @click.option(

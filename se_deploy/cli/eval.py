@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from se_deploy.cli.options import json_option, model_argument, path_option, user_errors
+from se_deploy.cli.options import json_option, model_argument, path_option, positive_int_option, user_errors
 from se_deploy.cli.render import err, print_eval, print_json, print_notes
 
 
@@ -15,7 +15,7 @@ from se_deploy.cli.render import err, print_eval, print_json, print_notes
 @path_option("--data", required=True, help="Image folder (class sub-folders, or flat with --labels).")
 @path_option("--labels", help="Labels file: 'IMAGE_NAME LABEL' per line.")
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Images per inference call.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate only the first N images.")
+@positive_int_option("--limit", help="Evaluate only the first N images.")
 @path_option(
     "--reference-weights", help="PyTorch weights for the fidelity reference [default: the ones recorded at export]."
 )

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from se_deploy.cli.options import choice_option, force_option, json_option, output_option, parse_batch, user_errors
+from se_deploy.cli.options import (
+    choice_option,
+    force_option,
+    json_option,
+    output_option,
+    parse_batch,
+    positive_int_option,
+    user_errors,
+)
 from se_deploy.cli.progress import terminal_progress
 from se_deploy.cli.render import err, print_export, print_json, print_notes
 
@@ -22,13 +30,8 @@ from se_deploy.cli.render import err, print_export, print_json, print_notes
 )
 @choice_option("--exporter", choices=["dynamo", "legacy"], help="torch.onnx exporter.")
 @click.option("--with-twin/--no-twin", default=True, show_default=True, help="Also export the non-SE twin.")
-@click.option(
-    "--num-classes",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Classifier size [default: the checkpoint's or 1000].",
-)
-@click.option("--se-reduction", type=click.IntRange(min=1), default=None, help="SE reduction ratio r [default: 16].")
+@positive_int_option("--num-classes", help="Classifier size [default: the checkpoint's or 1000].")
+@positive_int_option("--se-reduction", help="SE reduction ratio r [default: 16].")
 @force_option("Replace existing artifacts (only ones se-deploy wrote).")
 @json_option("Print the result as JSON.")
 @user_errors

@@ -95,6 +95,12 @@ def choice_option(
     )
 
 
+def positive_int_option(*decls: str, help: str, default: int | None = None) -> Callable[[F], F]:
+    """A count of at least 1 (click refuses 0 and negatives as a usage error); its default shown when it has one."""
+    shown = {"show_default": True} if default is not None else {}
+    return click.option(*decls, type=click.IntRange(min=1), default=default, help=help, **shown)
+
+
 def force_option(help: str) -> Callable[[F], F]:
     """``--force``: replace what se-deploy wrote before (the help says what the command writes)."""
     return click.option("--force", is_flag=True, help=help)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from se_deploy.cli.options import choice_option, csv, force_option, output_option, user_errors
+from se_deploy.cli.options import choice_option, csv, force_option, output_option, positive_int_option, user_errors
 from se_deploy.cli.render import print_packaged
 
 
@@ -18,7 +18,7 @@ from se_deploy.cli.render import print_packaged
 )
 @click.option("--max-batch", type=int, default=64, show_default=True, help="Triton max_batch_size.")
 @click.option("--preferred-batch", default="8,16,32", show_default=True, help="Dynamic batching preferred sizes.")
-@click.option("--instances", type=click.IntRange(min=1), default=1, show_default=True, help="Model instances.")
+@positive_int_option("--instances", default=1, help="Model instances.")
 @choice_option("--kind", choices=["cpu", "gpu"], help="Instance kind.")
 @force_option("Replace models already in the repository (only ones se-deploy wrote).")
 @user_errors
