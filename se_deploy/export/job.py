@@ -146,18 +146,7 @@ def _export(request: ExportRequest, spec: ModelSpec, image_size: int, output: Pa
                     "nothing was written. Try the other --exporter, or report this as a bug."
                 )
             metadata = metadata_record(
-                model_spec,
-                module,
-                role,
-                opset=request.opset,
-                exporter=request.exporter,
-                batch=request.batch,
-                se_reduction=request.se_reduction,
-                image_size=image_size,
-                staged=staged,
-                verification=verification,
-                weights=weights,
-                exported_spec=spec,
+                model_spec, module, role, request, image_size, staged, verification, weights, spec
             )
             atomic_write_text(staged.metadata, json.dumps(metadata, indent=2) + "\n")
             atomic_write_text(

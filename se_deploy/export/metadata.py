@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from typing import Any
+from typing import Any, Protocol
 
 import onnx
 import torch
@@ -25,6 +25,19 @@ from se_deploy.repository import ModelPaths, TensorSpec, parse_triton_config, tr
 
 METADATA_SCHEMA = "se-deploy/model-metadata/1"
 MAX_BATCH = 64  # the Triton config's max_batch_size, and the runtime API's limit, for dynamic-batch exports
+
+
+class ExportOptions(Protocol):
+    """What the metadata records of the export request (``se_deploy.export.job.ExportRequest`` has it)."""
+
+    @property
+    def opset(self) -> int: ...
+    @property
+    def exporter(self) -> str: ...
+    @property
+    def batch(self) -> int | None: ...
+    @property
+    def se_reduction(self) -> int | None: ...
 
 
 def triton_config_for(name: str, num_classes: int, image_size: int, batch: int | None) -> str:
@@ -64,11 +77,7 @@ def metadata_record(
     spec: ModelSpec,
     module: nn.Module,
     role: str,
-    *,
-    opset: int,
-    exporter: str,
-    batch: int | None,
-    se_reduction: int | None,
+    request: ExportOptions,
     image_size: int,
     staged: ModelPaths,
     verification: Verification,
@@ -79,7 +88,7 @@ def metadata_record(
     import onnxscript
 
     num_classes = spec_num_classes(module)
-    batch_dim: int | str = batch or "batch"
+    batch_dim: int | str = request.batch or "batch"
     if role == "model":
         weights_record = weights.to_dict() if weights else {"source": "random", "seed": DEFAULT_SEED}
     else:
@@ -96,14 +105,14 @@ def metadata_record(
         "family": spec.family,
         "architecture": spec.architecture,
         "stride_placement": spec.stride_placement,
-        "se_reduction": (se_reduction or spec.se_reduction) if spec.has_se else None,
+        "se_reduction": (request.se_reduction or spec.se_reduction) if spec.has_se else None,
         "num_classes": num_classes,
         "params": sum(p.numel() for p in module.parameters()),
         "input": {"name": INPUT_NAME, "dtype": "float32", "shape": [batch_dim, 3, image_size, image_size]},
         "output": {"name": OUTPUT_NAME, "dtype": "float32", "shape": [batch_dim, num_classes]},
         "image_size": image_size,
         "preprocessing": spec.preprocessing.for_crop(image_size).to_dict(),
-        "onnx": {"path": f"1/{staged.model.name}", "opset": opset, "exporter": exporter},
+        "onnx": {"path": f"1/{staged.model.name}", "opset": request.opset, "exporter": request.exporter},
         "onnx_sha256": onnx_sha256,
         "weights": weights_record,
         "verification": verification.to_dict(),
