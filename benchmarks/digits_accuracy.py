@@ -33,9 +33,9 @@ from se_deploy.bench.agreement import compare_predictions  # noqa: E402
 from se_deploy.bench.environment import cpu_isa, cpu_model  # noqa: E402
 from se_deploy.data.digits import shifted_digits, write_digits_folder  # noqa: E402
 from se_deploy.data.images import preprocess_image  # noqa: E402
-from se_deploy.export_job import ExportRequest, run_export  # noqa: E402
+from se_deploy.export.job import ExportRequest, run_export  # noqa: E402
+from se_deploy.onnx_io import load_onnx  # noqa: E402
 from se_deploy.prepare import Preparation  # noqa: E402
-from se_deploy.rewrite.job import load_onnx  # noqa: E402
 
 MODELS = ("se_resnet_tiny", "resnet_tiny")
 PRECISIONS = ("fp32", "fp16", "int8")

@@ -38,7 +38,7 @@ from se_deploy import model_metadata  # noqa: E402
 from se_deploy.bench.environment import cpu_isa, cpu_model  # noqa: E402
 from se_deploy.data.digits import write_digits_folder  # noqa: E402
 from se_deploy.data.images import load_image, scan_image_folder  # noqa: E402
-from se_deploy.export_job import ExportRequest, run_export  # noqa: E402
+from se_deploy.export.job import ExportRequest, run_export  # noqa: E402
 from se_deploy.precision.int8 import QUANT_PRESETS, QuantSettings, quantize_int8  # noqa: E402
 from se_deploy.rewrite.surgery import fuse_se  # noqa: E402
 

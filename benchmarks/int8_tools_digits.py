@@ -30,7 +30,7 @@ from se_deploy.backends.base import BuildRequest  # noqa: E402
 from se_deploy.backends.onnxruntime.build import build_onnxruntime_engine  # noqa: E402
 from se_deploy.bench.accuracy import evaluate  # noqa: E402
 from se_deploy.data.digits import write_digits_folder  # noqa: E402
-from se_deploy.export_job import ExportRequest, run_export  # noqa: E402
+from se_deploy.export.job import ExportRequest, run_export  # noqa: E402
 from se_deploy.precision.calibration import load_calibration_set  # noqa: E402
 from se_deploy.prepare import Preparation  # noqa: E402
 from se_deploy.rewrite.surgery import fuse_se  # noqa: E402

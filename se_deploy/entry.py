@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Any
 
-INTERRUPTED = "se-deploy: interrupted (Ctrl-C); outputs are written atomically, so nothing was half-written\n"
+from se_deploy.interrupt import EXIT_INTERRUPTED, INTERRUPTED, exit_interrupted
 
 
 def _interrupted_in_a_callback(unraisable: Any) -> None:
@@ -21,7 +21,7 @@ def _interrupted_in_a_callback(unraisable: Any) -> None:
     if isinstance(unraisable.exc_value, KeyboardInterrupt):
         sys.stderr.write(INTERRUPTED)
         sys.stderr.flush()
-        os._exit(130)
+        os._exit(EXIT_INTERRUPTED)
     _default_unraisable_hook(unraisable)
 
 
@@ -31,12 +31,11 @@ _default_unraisable_hook = sys.unraisablehook
 def main() -> None:
     sys.unraisablehook = _interrupted_in_a_callback
     try:
-        from se_deploy.cli import main as cli
+        from se_deploy.cli import main as cli  # here, not at the top: a Ctrl-C during the CLI's imports is caught
 
         cli()
     except KeyboardInterrupt:
-        sys.stderr.write(INTERRUPTED)
-        sys.exit(130)
+        exit_interrupted()
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def digits_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def digits_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The committed digits weights exported (dynamo) to ONNX: name -> model.onnx."""
-    from se_deploy.export_job import ExportRequest, run_export
+    from se_deploy.export.job import ExportRequest, run_export
 
     repo = tmp_path_factory.mktemp("digits_repo")
     paths = {}

@@ -11,7 +11,8 @@ from torch import nn
 
 from se_deploy import model_metadata
 from se_deploy.errors import InvalidArgumentError
-from se_deploy.export_job import ExportRequest, build_model, build_twin, run_export
+from se_deploy.export.job import ExportRequest, run_export
+from se_deploy.export.torch_model import build_model, build_twin
 from se_deploy.models import get_spec
 from se_deploy.onnx_io import load_onnx
 from se_deploy.precision.image_input import check_image_input

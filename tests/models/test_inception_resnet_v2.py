@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from se_deploy.errors import InvalidArgumentError
-from se_deploy.export_job import ExportRequest, run_export
+from se_deploy.export.job import ExportRequest, run_export
 from se_deploy.models import create_model, get_spec
 from se_deploy.models.catalog import summarize
 from se_deploy.models.checkpoint import load_pretrained

@@ -15,7 +15,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from se_deploy.export_job import DEFAULT_SEED
+from se_deploy.export.torch_model import DEFAULT_SEED
 from se_deploy.models import create_model
 
 pytestmark = pytest.mark.slow
@@ -100,7 +100,7 @@ def test_full_size_se_resnet50_engines_in_every_precision(tmp_path: Path, digits
     from se_deploy.backends.base import BuildRequest
     from se_deploy.backends.onnxruntime.build import build_onnxruntime_engine
     from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
-    from se_deploy.export_job import ExportRequest, run_export
+    from se_deploy.export.job import ExportRequest, run_export
     from se_deploy.prepare import Preparation
 
     run_export(ExportRequest(model="se_resnet50", output=tmp_path / "repo", with_twin=False))

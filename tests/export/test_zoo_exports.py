@@ -12,7 +12,7 @@ import pytest
 from se_deploy.backends.base import BuildRequest
 from se_deploy.backends.onnxruntime.build import OnnxRuntimeOptions, build_onnxruntime_engine
 from se_deploy.backends.onnxruntime.native.platform import current_platform
-from se_deploy.export_job import ExportRequest, run_export
+from se_deploy.export.job import ExportRequest, run_export
 from se_deploy.models import create_model, get_spec
 from se_deploy.models.se_block import SqueezeExcitation
 from se_deploy.onnx_compare import compare_models
