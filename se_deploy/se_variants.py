@@ -9,13 +9,13 @@ A leaf module (imports nothing of se_deploy). Everything that depends on the var
 * ``backends/tensorrt/aot.py``      the excite kernel's constexprs
 * ``backends/tensorrt/plugin.py``   the SEExcite plugin's attribute names and types (its signatures)
 * ``backends/torch/fuse_modules.py`` which ``torch.nn`` modules are recognised as the activation / gate
-
 * ``rewrite/match/activation.py``   which ONNX ops the matcher reads as the activation (``onnx_ops``)
 * ``rewrite/match/gate.py``         which ONNX ops the matcher reads as the gate (``onnx_ops``)
 
 Adding an activation or a gate is one row below (ONNX body, numpy and PyTorch formulas, Triton code,
-torch.nn module names, the ONNX ops that spell it) plus its branch in ``kernels/se_triton.py`` (``_activate`` / ``_gate``: Triton
-kernels cannot call Python); ``tests/test_se_variants.py`` then checks the new row end to end.
+torch.nn module names, the ONNX ops that spell it) plus its branch in ``kernels/se_triton.py``
+(``_activate`` / ``_gate``: Triton kernels cannot call Python); ``tests/test_se_variants.py`` and
+``tests/rewrite/match/test_table_rows.py`` then check the new row end to end.
 
 Variant axes: activation (rows of ``ACTIVATIONS``, with ``activation_alpha`` for those that take a
 parameter), gate (rows of ``GATES``, with ``gate_alpha``/``gate_beta``), residual (the
