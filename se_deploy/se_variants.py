@@ -9,10 +9,13 @@ A leaf module (imports nothing of se_deploy). Everything that depends on the var
 * ``backends/tensorrt/aot.py``      the excite kernel's constexprs
 * ``backends/tensorrt/plugin.py``   the SEExcite plugin's attribute names and types (its signatures)
 * ``backends/torch/fuse_modules.py`` which ``torch.nn`` modules are recognised as the activation / gate
+* ``rewrite/match/activation.py``   which ONNX ops the matcher reads as the activation (``onnx_ops``)
+* ``rewrite/match/gate.py``         which ONNX ops the matcher reads as the gate (``onnx_ops``)
 
 Adding an activation or a gate is one row below (ONNX body, numpy and PyTorch formulas, Triton code,
-torch.nn module names) plus its branch in ``kernels/se_triton.py`` (``_activate`` / ``_gate``: Triton
-kernels cannot call Python); ``tests/test_se_variants.py`` then checks the new row end to end.
+torch.nn module names, the ONNX ops that spell it) plus its branch in ``kernels/se_triton.py``
+(``_activate`` / ``_gate``: Triton kernels cannot call Python); ``tests/test_se_variants.py`` and
+``tests/rewrite/match/test_table_rows.py`` then check the new row end to end.
 
 Variant axes: activation (rows of ``ACTIVATIONS``, with ``activation_alpha`` for those that take a
 parameter), gate (rows of ``GATES``, with ``gate_alpha``/``gate_beta``), residual (the
@@ -84,6 +87,43 @@ def _default_alpha(module: Any) -> float | None:
     return DEFAULT_ACTIVATION_ALPHA
 
 
+@dataclass(frozen=True)
+class OnnxOp:
+    """A standard ONNX op that is a row by itself: the matcher reads a node of ``op_type`` as that row.
+
+    ``parameters``: (fused attribute, the op's attribute, the op's ONNX default) per carried parameter.
+    ``refusal``: why a node with these attributes (the parameters' defaults filled in) cannot be fused, else None.
+    Written-out spellings (``x * Sigmoid(x)``, ``relu6(x + 3) / 6``, ...) are the matcher's, not rows here.
+    """
+
+    op_type: str
+    parameters: tuple[tuple[str, str, float], ...] = ()
+    refusal: Callable[[Mapping[str, object]], str | None] | None = None
+
+    def attributes(self, node: onnx.NodeProto) -> dict[str, object]:
+        """``node``'s attributes ``{name: value}``, the ONNX defaults of the parameters filled in."""
+        values: dict[str, object] = {op_attribute: default for _, op_attribute, default in self.parameters}
+        values.update((a.name, helper.get_attribute_value(a)) for a in node.attribute)
+        return values
+
+    def read(self, node: onnx.NodeProto) -> tuple[dict[str, float], str | None]:
+        """The fused node's parameters ``{fused attribute: value}`` of ``node``, and why it is refused (or None)."""
+        values = self.attributes(node)
+        parameters = {fused: float(values[op_attribute]) for fused, op_attribute, _ in self.parameters}  # type: ignore[arg-type]
+        return parameters, self.refusal(values) if self.refusal else None
+
+
+def _gelu_refusal(attributes: Mapping[str, object]) -> str | None:
+    if attributes.get("approximate", b"none") not in (b"none", "none"):
+        return "tanh-approximated Gelu is not supported by the fused op"
+    return None
+
+
+def _hard_sigmoid_refusal(attributes: Mapping[str, object]) -> str | None:
+    alpha = float(attributes["alpha"])  # type: ignore[arg-type]
+    return None if alpha > 0 else f"HardSigmoid alpha={alpha} does not make a gate (needs alpha > 0)"
+
+
 # --- the rows -----------------------------------------------------------------------------------------
 
 DEFAULT_ACTIVATION_ALPHA = 0.01
@@ -101,6 +141,7 @@ class Activation:
     torch_modules: tuple[str, ...]  # torch.nn classes fuse_modules takes as this activation
     module_alpha: Callable[[Any], float | None] = _default_alpha  # a module's alpha; None: not this op's
     min_opset: int = 1  # the lowest ONNX opset its body can be written in
+    onnx_ops: tuple[OnnxOp, ...] = ()  # standard ONNX ops the matcher reads as this activation
 
 
 @dataclass(frozen=True)
@@ -113,32 +154,39 @@ class Gate:
     numpy: Callable[[np.ndarray, float, float], np.ndarray]  # (excited, alpha, beta), float64
     torch: Callable[[Any, float, float], Any]  # (excited, alpha, beta), FP32 tensors
     torch_modules: tuple[str, ...]  # torch.nn classes fuse_modules takes as this gate
+    onnx_ops: tuple[OnnxOp, ...] = ()  # standard ONNX ops the matcher reads as this gate
 
 
-# name, Triton code, ONNX body, numpy formula, PyTorch formula, torch.nn modules[, module_alpha, min_opset]
+# name, Triton code, ONNX body, numpy formula, PyTorch formula, torch.nn modules[, module_alpha, min_opset,
+# ONNX ops the matcher reads as the row (SiLU has none: ONNX writes it x * Sigmoid(x), which the matcher reads)]
 ACTIVATIONS: tuple[Activation, ...] = (
-    Activation("relu", 0, _op("Relu"), lambda h, a: np.maximum(h, 0.0), _functional("relu"), ("ReLU",)),
+    Activation(
+        "relu", 0, _op("Relu"), lambda h, a: np.maximum(h, 0.0), _functional("relu"), ("ReLU",),
+        onnx_ops=(OnnxOp("Relu"),),
+    ),
     Activation("silu", 1, _silu_onnx, lambda h, a: h / (1.0 + np.exp(-h)), _functional("silu"), ("SiLU",)),
     Activation(
         "hard_swish", 2, _hard_swish_onnx, lambda h, a: h * np.clip(h / 6.0 + 0.5, 0.0, 1.0), _functional("hardswish"),
-        ("Hardswish",),
+        ("Hardswish",), onnx_ops=(OnnxOp("HardSwish"),),
     ),
     Activation(
         "leaky_relu", 3, _leaky_relu_onnx, lambda h, a: np.where(h >= 0, h, a * h),
         _functional("leaky_relu", with_alpha=True), ("LeakyReLU",), module_alpha=lambda m: float(m.negative_slope),
+        onnx_ops=(OnnxOp("LeakyRelu", (("activation_alpha", "alpha", 0.01),)),),
     ),
     Activation(
         "gelu", 4, _op("Gelu"), _np_gelu, _functional("gelu"), ("GELU",),
-        # only the exact (erf) GELU is the op's: a tanh-approximated module is not swapped
+        # only the exact (erf) GELU is the op's: a tanh-approximated module is not swapped, nor a node matched
         module_alpha=lambda m: DEFAULT_ACTIVATION_ALPHA if m.approximate == "none" else None, min_opset=20,
+        onnx_ops=(OnnxOp("Gelu", refusal=_gelu_refusal),),
     ),
 )  # fmt: skip
 
-# name, Triton code, ONNX body, numpy formula, PyTorch formula, torch.nn modules
+# name, Triton code, ONNX body, numpy formula, PyTorch formula, torch.nn modules, ONNX ops the matcher reads
 GATES: tuple[Gate, ...] = (
     Gate(
         "sigmoid", 0, lambda x, y: helper.make_node("Sigmoid", [x], [y]), lambda e, a, b: 1.0 / (1.0 + np.exp(-e)),
-        lambda e, a, b: e.sigmoid(), ("Sigmoid",),
+        lambda e, a, b: e.sigmoid(), ("Sigmoid",), onnx_ops=(OnnxOp("Sigmoid"),),
     ),
     Gate(
         "hard_sigmoid", 1,
@@ -146,6 +194,9 @@ GATES: tuple[Gate, ...] = (
             helper.make_node("HardSigmoid", [x], [y]), {"alpha": "gate_alpha", "beta": "gate_beta"}
         ),
         lambda e, a, b: np.clip(a * e + b, 0.0, 1.0), lambda e, a, b: (a * e + b).clamp(0.0, 1.0), ("Hardsigmoid",),
+        onnx_ops=(
+            OnnxOp("HardSigmoid", (("gate_alpha", "alpha", 0.2), ("gate_beta", "beta", 0.5)), _hard_sigmoid_refusal),
+        ),
     ),
 )  # fmt: skip
 

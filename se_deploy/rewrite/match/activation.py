@@ -1,45 +1,25 @@
-"""Link 3, the activation between the FCs: an op from ``ACTIVATION_OPS``, or one written out by the exporter
-as ``h * Sigmoid(h)`` (SiLU) or ``h * HardSigmoid(h)`` (hard swish).
+"""Link 3, the activation between the FCs: an op of a row of ``se_variants.ACTIVATIONS`` (its ``onnx_ops``,
+gathered in ``ACTIVATION_OPS``), or one written out by the exporter as ``h * Sigmoid(h)`` (SiLU) or
+``h * HardSigmoid(h)`` (hard swish).
 
-Kinds are named as ``rewrite/fused_op.py``'s ``ACTIVATIONS``. Near-miss reasons beside it: an op not in
-the table, an op in the table whose attributes the fused op cannot express (``refusal``).
+Kinds are the rows' names. Near-miss reasons beside it: an op no row spells, an op whose attributes the
+fused op cannot express (the row's ``refusal``).
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import onnx
 
 from se_deploy.rewrite.graph import attribute
 from se_deploy.rewrite.match.walk import Stop, Walk, is_standard, qualified_op
+from se_deploy.se_variants import ACTIVATIONS, Activation, OnnxOp
 
-
-@dataclass(frozen=True)
-class ActivationOp:
-    """How one ONNX op reads as the fused op's activation."""
-
-    kind: str
-    alpha: tuple[str, float] | None = None  # (attribute, default) carried as ``activation_alpha``
-    refusal: Callable[[onnx.NodeProto], str | None] | None = None  # why this node cannot be fused, if so
-
-
-def _gelu_refusal(node: onnx.NodeProto) -> str | None:
-    approximate = attribute(node, "approximate", b"none")
-    if approximate not in (b"none", "none"):
-        return "tanh-approximated Gelu is not supported by the fused op"
-    return None
-
-
-ACTIVATION_OPS: dict[str, ActivationOp] = {
-    "Relu": ActivationOp("relu"),
-    "LeakyRelu": ActivationOp("leaky_relu", alpha=("alpha", 0.01)),
-    "HardSwish": ActivationOp("hard_swish"),
-    "Gelu": ActivationOp("gelu", refusal=_gelu_refusal),
+# ONNX op -> (the row it spells, how): built from the table, so a new row with ``onnx_ops`` is matched
+ACTIVATION_OPS: dict[str, tuple[Activation, OnnxOp]] = {
+    op.op_type: (row, op) for row in ACTIVATIONS for op in row.onnx_ops
 }
-SELF_GATES = {"Sigmoid": "silu", "HardSigmoid": "hard_swish"}  # h * gate(h) -> activation kind
+SELF_GATES = {"Sigmoid": "silu", "HardSigmoid": "hard_swish"}  # h * gate(h) -> activation kind (written out)
 
 
 def take_activation(walk: Walk) -> tuple[str, float]:
@@ -52,15 +32,15 @@ def take_activation(walk: Walk) -> tuple[str, float]:
             return kind, 0.0
     node = walk.next_node(stage)
     op = qualified_op(node)
-    spec = ACTIVATION_OPS.get(op)
-    if spec is None:
+    spelled = ACTIVATION_OPS.get(op)
+    if spelled is None:
         raise Stop(stage, f"unsupported activation between the FC layers: {op}")
-    reason = spec.refusal(node) if spec.refusal else None
+    row, spelling = spelled
+    parameters, reason = spelling.read(node)
     if reason:
         raise Stop(stage, reason)
     walk.take(node)
-    alpha = float(attribute(node, spec.alpha[0], spec.alpha[1])) if spec.alpha else 0.0  # type: ignore[arg-type]
-    return spec.kind, alpha
+    return row.name, parameters.get("activation_alpha", 0.0)
 
 
 def _take_self_gated(walk: Walk, readers: list[int]) -> str | None:

@@ -1,12 +1,13 @@
-"""Link 5, the gate: Sigmoid, HardSigmoid, or a hard sigmoid written out as arithmetic around a Clip/Relu6
-(``relu6(x + 3) / 6``, ``clip(x / 6 + 0.5, 0, 1)``, ...), read as HardSigmoid(alpha, beta).
+"""Link 5, the gate: an op of a row of ``se_variants.GATES`` (its ``onnx_ops``, gathered in ``GATE_OPS``:
+Sigmoid, HardSigmoid), or a hard sigmoid written out as arithmetic around a Clip/Relu6 (``relu6(x + 3) / 6``,
+``clip(x / 6 + 0.5, 0, 1)``, ...), read as HardSigmoid(alpha, beta).
 
-Kinds are named as ``rewrite/fused_op.py``'s ``GATES``. The written-out form is read by folding the
-nodes through ``WRITTEN_ARITHMETIC``: each row says what ``head <op> c`` does to the affine map before
-the Clip and to the scale after it, and where the op may not stand (``refusal``). Near-miss reasons
-beside it: an op that is no gate, a HardSigmoid with alpha <= 0, a non-constant Clip bound or operand,
-a row's refusal, arithmetic without a Clip, a Clip after a negative scale, a Clip (a second Clip
-composed into the first) that does not end up mapping onto [0, 1].
+Kinds are the rows' names. The written-out form is read by folding the nodes through ``WRITTEN_ARITHMETIC``:
+each row says what ``head <op> c`` does to the affine map before the Clip and to the scale after it, and
+where the op may not stand (``refusal``). Near-miss reasons beside it: an op that is no gate, a table row's
+refusal (a HardSigmoid with alpha <= 0), a non-constant Clip bound or operand, an arithmetic row's refusal,
+arithmetic without a Clip, a Clip after a negative scale, a Clip (a second Clip composed into the first)
+that does not end up mapping onto [0, 1].
 """
 
 from __future__ import annotations
@@ -19,24 +20,25 @@ import onnx
 
 from se_deploy.rewrite.graph import attribute
 from se_deploy.rewrite.match.walk import Stop, Walk, is_standard, qualified_op
+from se_deploy.se_variants import DEFAULT_VARIANT, GATES, OnnxOp
+from se_deploy.se_variants import Gate as GateRow
 
 STAGE = "gate"
 Gate = tuple[str, float, float]  # (kind, gate_alpha, gate_beta): clip(alpha * x + beta, 0, 1) for hard_sigmoid
 
 
-def _sigmoid(walk: Walk, node: onnx.NodeProto) -> Gate:
-    return "sigmoid", 1.0 / 6.0, 0.5
+# ONNX op -> (the row it spells, how): built from ``se_variants.GATES``, so a new row with ``onnx_ops`` is matched
+GATE_OPS: dict[str, tuple[GateRow, OnnxOp]] = {op.op_type: (row, op) for row in GATES for op in row.onnx_ops}
 
 
-def _hard_sigmoid(walk: Walk, node: onnx.NodeProto) -> Gate:
-    alpha = float(attribute(node, "alpha", 0.2))  # type: ignore[arg-type]
-    beta = float(attribute(node, "beta", 0.5))  # type: ignore[arg-type]
-    if not alpha > 0:
-        walk.soft(STAGE, f"HardSigmoid alpha={alpha} does not make a gate (needs alpha > 0)")
-    return "hard_sigmoid", alpha, beta
-
-
-GATE_OPS: dict[str, Callable[[Walk, onnx.NodeProto], Gate]] = {"Sigmoid": _sigmoid, "HardSigmoid": _hard_sigmoid}
+def _take_gate_op(walk: Walk, node: onnx.NodeProto, row: GateRow, spelling: OnnxOp) -> Gate:
+    """A node of a row's ``onnx_ops``; its refusal is soft (the walk goes on and reports what else is wrong)."""
+    walk.take(node)
+    parameters, reason = spelling.read(node)
+    if reason:
+        walk.soft(STAGE, reason)
+    alpha = parameters.get("gate_alpha", DEFAULT_VARIANT.gate_alpha)
+    return row.name, alpha, parameters.get("gate_beta", DEFAULT_VARIANT.gate_beta)
 
 
 @dataclass(frozen=True)
@@ -74,11 +76,10 @@ def take_gate(walk: Walk) -> Gate:
     node = walk.next_node(STAGE)
     op = qualified_op(node)
     if op in GATE_OPS:
-        walk.take(node)
-        return GATE_OPS[op](walk, node)
+        return _take_gate_op(walk, node, *GATE_OPS[op])
     if op in WRITTEN_OPS:
         return take_written_hard_sigmoid(walk, node)
-    raise Stop(STAGE, f"expected a gate (Sigmoid, HardSigmoid or relu6(x + 3) / 6), found {op}")
+    raise Stop(STAGE, f"expected a gate ({', '.join(GATE_OPS)} or relu6(x + 3) / 6), found {op}")
 
 
 @dataclass
