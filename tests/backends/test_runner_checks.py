@@ -16,12 +16,13 @@ import torch
 
 from se_deploy.backends.base import Runner
 from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
-from se_deploy.backends.tensorrt.artifact import BatchRange, PlanMetadata
+from se_deploy.backends.tensorrt.artifact import BatchRange
 from se_deploy.backends.tensorrt.runner import TensorRTRunner
 from se_deploy.backends.torch.runner import TorchCpuRunner, TorchCudaRunner
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.models import create_model
 from se_deploy.preprocessing import Preprocessing
+from tests.backends.tensorrt.sidecars import plan_metadata
 
 
 class _Zeros:
@@ -30,10 +31,13 @@ class _Zeros:
 
 
 def _tensorrt(_models: dict[str, Path], tmp_path: Path) -> Runner:
-    meta = PlanMetadata(
-        "10.16.0", "NVIDIA H200", "9.0", "fp32", True, "aot", "input", BatchRange(1, 4, 8), [3, 32, 32], "ab" * 32,
-        "now", preprocessing=Preprocessing(36, 32).to_dict(), num_classes=10,
-    )  # fmt: skip
+    meta = plan_metadata(
+        precision="fp32",
+        batch=BatchRange(1, 4, 8),
+        input_shape=[3, 32, 32],
+        preprocessing=Preprocessing(36, 32).to_dict(),
+        num_classes=10,
+    )
     return TensorRTRunner(tmp_path / "m.plan", meta, executor=_Zeros())
 
 

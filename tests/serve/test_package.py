@@ -9,6 +9,7 @@ from se_deploy.backends.onnxruntime.build import build_onnxruntime_engine
 from se_deploy.errors import InvalidArgumentError, OutputError
 from se_deploy.repository import ServingOptions, TensorSpec, parse_triton_config, triton_config
 from se_deploy.serve.package import package
+from tests.backends.tensorrt.sidecars import plan_metadata
 
 try:
     parse_triton_config('name: "probe"')
@@ -78,24 +79,11 @@ def test_package_bad_input(tmp_path: Path, digits_models) -> None:  # type: igno
 
 def test_tensorrt_plan_gets_a_tensorrt_plan_config(tmp_path: Path) -> None:
     """Packaging a plan needs only its sidecar (TensorRT itself cannot be installed here)."""
-    from se_deploy.backends.tensorrt.artifact import BatchRange, PlanMetadata
+    from se_deploy.backends.tensorrt.artifact import BatchRange
 
     plan = tmp_path / "se_resnet50_fp16.plan"
     plan.write_bytes(b"serialized engine bytes")
-    PlanMetadata(
-        "10.16.0",
-        "NVIDIA H200",
-        "9.0",
-        "fp16",
-        True,
-        "jit",
-        "input",
-        BatchRange(1, 8, 16),
-        [3, 224, 224],
-        "ab" * 32,
-        "2026-11-25T00:00:00+00:00",
-        num_classes=1000,
-    ).write(plan)
+    plan_metadata(plugin="jit", batch=BatchRange(1, 8, 16), num_classes=1000).write(plan)
     (item,) = package([plan], tmp_path / "repo")
     config = parse_triton_config(item.config)
     assert config.platform == "tensorrt_plan" and config.max_batch_size == 16

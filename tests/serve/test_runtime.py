@@ -12,6 +12,7 @@ from se_deploy.backends.base import BuildRequest
 from se_deploy.backends.onnxruntime.build import build_onnxruntime_engine
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.prepare import Preparation
+from tests.backends.tensorrt.sidecars import plan_metadata
 
 
 @pytest.fixture(scope="module")
@@ -76,21 +77,9 @@ def test_plans_and_missing_files_are_clear_errors(tmp_path: Path) -> None:
     plan.write_bytes(b"x")
     with pytest.raises(InvalidArgumentError, match="has no sidecar"):
         se_deploy.load(plan)
-    from se_deploy.backends.tensorrt.artifact import BatchRange, PlanMetadata
+    from se_deploy.backends.tensorrt.artifact import PlanMetadata
 
-    PlanMetadata(
-        "10.16.0",
-        "NVIDIA H200",
-        "9.0",
-        "fp16",
-        True,
-        "aot",
-        "input",
-        BatchRange(1, 8, 32),
-        [3, 32, 32],
-        "ab" * 32,
-        "2026-11-25T00:00:00+00:00",
-    ).write(plan)
+    plan_metadata(input_shape=[3, 32, 32]).write(plan)
     with pytest.raises(InvalidArgumentError, match="has no preprocessing"):  # never a guessed ImageNet default
         se_deploy.load(plan)
     PlanMetadata.read(plan).__class__(

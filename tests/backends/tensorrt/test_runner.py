@@ -15,6 +15,7 @@ from se_deploy.backends.tensorrt.artifact import BatchRange, PlanMetadata
 from se_deploy.backends.tensorrt.runner import TensorRTRunner
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.preprocessing import Preprocessing
+from tests.backends.tensorrt.sidecars import plan_metadata
 
 BGR_255 = Preprocessing(
     36, 32, mean=(104.0, 117.0, 123.0), std=(1.0, 1.0, 1.0), color_space="BGR", pixel_range=(0.0, 255.0)
@@ -31,18 +32,11 @@ class RecordingRunner:
 
 
 def _meta(preprocessing: Preprocessing | None = BGR_255) -> PlanMetadata:
-    return PlanMetadata(
-        "10.16.0",
-        "NVIDIA H200",
-        "9.0",
-        "fp16",
-        True,
-        "aot",
-        "input",
-        BatchRange(1, 4, 8),
-        [3, 32, 32],
-        "ab" * 32,
-        "now",
+    return plan_metadata(
+        precision="fp16",
+        batch=BatchRange(1, 4, 8),
+        input_shape=[3, 32, 32],
+        created="now",
         preprocessing=preprocessing.to_dict() if preprocessing else None,
         num_classes=10,
     )

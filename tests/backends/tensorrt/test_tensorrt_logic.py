@@ -23,6 +23,7 @@ from se_deploy.backends.tensorrt.build import TensorRTOptions, input_shape, prep
 from se_deploy.backends.tensorrt.plugin import import_tensorrt
 from se_deploy.errors import InvalidArgumentError, OutputError
 from se_deploy.rewrite.surgery import fuse_se
+from tests.backends.tensorrt.sidecars import plan_metadata
 from tests.rewrite.graphs import SEGraph
 
 
@@ -44,27 +45,10 @@ def test_network_flags_per_version() -> None:
         network_flags("8.6.1", {})
 
 
-def _meta(**changes: object) -> PlanMetadata:
-    values = dict(
-        tensorrt_version="10.16.0",
-        gpu_name="NVIDIA H200",
-        compute_capability="9.0",
-        precision="fp16",
-        se_fused=True,
-        plugin="aot",
-        input_name="input",
-        batch=BatchRange(1, 8, 32),
-        input_shape=[3, 224, 224],
-        source_sha256="ab" * 32,
-        created="2026-11-25T00:00:00+00:00",
-    )
-    return PlanMetadata(**(values | changes))  # type: ignore[arg-type]
-
-
 def test_sidecar_round_trip_and_mismatch_detection(tmp_path: Path) -> None:
     plan = tmp_path / "model.plan"
     plan.write_bytes(b"plan")
-    meta = _meta()
+    meta = plan_metadata()
     assert meta.write(plan) == sidecar_path(plan) == tmp_path / "model.plan.json"
     assert PlanMetadata.read(plan) == meta
     check_compatible(meta, tensorrt_version="10.16.0.32", gpu_name="NVIDIA H200", compute_capability="9.0")
