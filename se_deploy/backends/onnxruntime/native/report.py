@@ -9,10 +9,16 @@ def native_summary(native: dict[str, Any]) -> str:
     platform = native["platform"]
     blocks = native["blocks"]
     hoisted = sum(b["hoisted"] for b in blocks)
+    folded = native.get("fold_gate", {}).get("folded_blocks", {})
+    fold = (
+        f"; gate folded into conv3 in {', '.join(f'{v} at batch {k}' for k, v in folded.items() if v)}"
+        if any(folded.values())
+        else ""
+    )
     worst = max(native["verification"], key=lambda v: v["max_relative_error"])
     return (
         f"SE-native: {native['native_blocks']} of {len(blocks)} SE blocks rewritten in ORT's NCHWc graph "
-        f"({hoisted} with the squeeze hoisted), batch buckets {', '.join(map(str, native['buckets']))}; "
+        f"({hoisted} with the squeeze hoisted{fold}), batch buckets {', '.join(map(str, native['buckets']))}; "
         f"for ONNX Runtime {platform['onnxruntime']}, {platform['isa']}, NCHWc block {platform['nchwc_block']}; "
         f"vs stock ORT on image-like inputs: max relative error {worst['max_relative_error']:.1e}, "
         f"top-1 agreement {min(v['top1_agreement'] for v in native['verification']):.0%}"

@@ -88,7 +88,7 @@ def test_load_refuses_an_engine_built_for_another_platform(native_engine: Path, 
 def test_a_graph_that_disagrees_with_stock_is_refused_and_nothing_is_written(
     tmp_path: Path, digits_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = native_build.rewrite_native
+    real = native_build.rewrite_native_folded
 
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         result = real(*args, **kwargs)
@@ -107,7 +107,7 @@ def test_a_graph_that_disagrees_with_stock_is_refused_and_nothing_is_written(
             node.attribute.extend(kept)
         return result
 
-    monkeypatch.setattr(native_build, "rewrite_native", broken)
+    monkeypatch.setattr(native_build, "rewrite_native_folded", broken)
     with pytest.raises(NativeVerificationError, match=r"does not reproduce stock ONNX Runtime .* --portable"):
         build_onnxruntime_engine(BuildRequest(digits_models["se_resnet_tiny"], tmp_path / "engine", max_batch=1))
     assert list(tmp_path.iterdir()) == []
