@@ -79,7 +79,7 @@ def build_native(
     max_batch: int,
     hoist: bool = False,
     fold: bool = True,
-    fold_batched: bool = False,
+    fold_batched: bool = True,
     progress: Callable[[str], None] = lambda _m: None,
 ) -> NativeBuild:
     """Rewritten graphs for every bucket; raises NativeVerificationError when one disagrees with stock ORT."""

@@ -21,8 +21,8 @@ ORT wrote it, with the reason.
 Squeeze hoisting: where ``Xb`` comes from a linear 1x1 stride-1 conv (``W3 x + b3``; no activation, no
 fused sum), ``mean_hw(W3 x + b3) = W3 mean_hw(x) + b3``: the squeeze reads the conv's (narrower) input and
 a small conv applies ``W3``, ``b3`` to the pooled vector. Exact, but measured slower than the plain
-rewrite in this form (the [C, C/4] product per sample costs more than the pooling it saves; folding
-``W3`` into FC1 is the form that pays and is not written yet), so builds use it only when asked.
+rewrite in this form (the [C, C/4] product per sample costs more than the pooling it saves), so builds
+use it only when asked. :mod:`.fold` absorbs ``W3`` into FC1 instead and folds the gate into conv3.
 """
 
 from __future__ import annotations

@@ -59,7 +59,10 @@ def test_every_bucket_is_written_verified_and_described(native_engine: Path) -> 
         for a in n.attribute
         if a.name == "group" and a.i > 1
     )
-    assert groups == sorted(4 * b["channels"] for b in blocks if b["native"])  # one scaling conv per block, group N*C
+    # one scaling conv per block (group N*C), or, where the gate is folded, conv3 as one group=N conv over the batch
+    assert native["fold_gate"]["folded_blocks"]["4"] == sum(b["folded"] for b in blocks) >= 1
+    expected = [4 if b["folded"] else 4 * b["channels"] for b in blocks if b["native"]]
+    assert groups == sorted(expected)
 
 
 @pytest.mark.parametrize("n", [1, 3, 4, 6])
@@ -128,6 +131,9 @@ def test_cli_build_reports_native_blocks_and_fallbacks(tmp_path: Path, digits_mo
     assert "SE-native:" in result.stdout and "batch buckets 1, 2" in result.stdout
     if current_platform().nchwc_block == 8:
         assert "left as ONNX Runtime optimized it" in result.stderr
+        stdout, stderr = " ".join(result.stdout.split()), " ".join(result.stderr.split())
+        assert "SE gate folded into conv3's weights in 1 blocks at batch 1, 1 blocks at batch 2" in stdout
+        assert "gate not folded into conv3 (the weight is not smaller than the activation" in stderr
     result = CliRunner().invoke(main, ["build", source, "-o", str(tmp_path / "p"), "--portable"])
     assert result.exit_code == 0 and "SE-native" not in result.stdout
     result = CliRunner().invoke(main, ["build", source, "-o", str(tmp_path / "z"), "--max-batch", "0"])
