@@ -11,9 +11,10 @@ from typing import Any
 import onnx
 
 from se_deploy.backends.onnxruntime.native.buckets import batch_buckets
+from se_deploy.backends.onnxruntime.native.fold import rewrite_native_folded
 from se_deploy.backends.onnxruntime.native.optimize import fix_batch, optimize_with_ort, static_shapes
 from se_deploy.backends.onnxruntime.native.platform import NativePlatform, current_platform
-from se_deploy.backends.onnxruntime.native.rewrite import BlockOutcome, rewrite_native
+from se_deploy.backends.onnxruntime.native.rewrite import BlockOutcome
 from se_deploy.backends.onnxruntime.native.session import session_options
 from se_deploy.backends.onnxruntime.native.verify import NativeVerification, compare_logits, image_like_inputs
 from se_deploy.errors import SeDeployError
@@ -34,6 +35,9 @@ class NativeBuild:
     verification: list[NativeVerification]
     hoist: bool
     notes: list[str] = field(default_factory=list)
+    fold: bool = False  # the SE gate folded into conv3's weights where exact and smaller (see fold.py)
+    fold_batched: bool = False  # ... at batch > 1 too (one group=N conv), not only at batch 1
+    folded: dict[int, int] = field(default_factory=dict)  # bucket -> SE blocks folded in its graph
 
     @property
     def native_blocks(self) -> int:
@@ -48,6 +52,11 @@ class NativeBuild:
             "buckets": list(self.graphs),
             "files": {str(k): v for k, v in self.files().items()},
             "hoist_squeeze": self.hoist,
+            "fold_gate": {
+                "enabled": self.fold,
+                "batched": self.fold_batched,
+                "folded_blocks": {str(k): v for k, v in self.folded.items()},
+            },
             "native_blocks": self.native_blocks,
             "blocks": [b.to_dict() for b in self.blocks],
             "verification": [v.to_dict() for v in self.verification],
@@ -69,6 +78,8 @@ def build_native(
     *,
     max_batch: int,
     hoist: bool = False,
+    fold: bool = True,
+    fold_batched: bool = True,
     progress: Callable[[str], None] = lambda _m: None,
 ) -> NativeBuild:
     """Rewritten graphs for every bucket; raises NativeVerificationError when one disagrees with stock ORT."""
@@ -90,14 +101,19 @@ def build_native(
     graphs: dict[int, onnx.ModelProto] = {}
     verification: list[NativeVerification] = []
     blocks: list[BlockOutcome] = []
+    folded: dict[int, int] = {}
     with tempfile.TemporaryDirectory(prefix="se-native-") as scratch:
         for bucket in buckets:
             progress(f"SE-native graph for batch {bucket}: optimizing with ONNX Runtime, rewriting SE blocks")
             fixed = fix_batch(source, bucket)
             optimized = optimize_with_ort(fixed, Path(scratch) / f"optimized{bucket}.onnx")
-            rewritten = rewrite_native(optimized, static_shapes(fixed), platform.nchwc_block, hoist=hoist)
+            rewritten = rewrite_native_folded(
+                optimized, static_shapes(fixed), platform.nchwc_block, hoist=hoist, fold=fold, fold_batched=fold_batched
+            )
+            folded[bucket] = sum(b.folded for b in rewritten.blocks)
             if not blocks:
                 blocks = rewritten.blocks
+                notes.extend(_fold_notes(bucket, blocks))
             elif [b.native for b in rewritten.blocks] != [b.native for b in blocks]:
                 notes.append(
                     f"batch {bucket}: {rewritten.native_blocks} SE blocks native (batch {buckets[0]}: "
@@ -115,7 +131,17 @@ def build_native(
                     f"no engine written. Build with --portable, and report this model"
                 )
             graphs[bucket] = rewritten.model
-    return NativeBuild(platform, graphs, blocks, verification, hoist, notes)
+    return NativeBuild(platform, graphs, blocks, verification, hoist, notes, fold, fold_batched, folded)
+
+
+def _fold_notes(bucket: int, blocks: list[BlockOutcome]) -> list[str]:
+    """One note per rewritten block whose gate stays a scaling pass, with the reason (engine.json + stderr)."""
+    return [
+        f"SE-native: SE block {b.mul} at batch {bucket}: gate not folded into conv3 ({b.fold_reason}); "
+        "it is scaled by the grouped conv instead"
+        for b in blocks
+        if b.native and not b.folded and b.fold_reason
+    ]
 
 
 def _verify(stock: Any, native: Any, name: str, shape: tuple[int, ...], bucket: int) -> NativeVerification:

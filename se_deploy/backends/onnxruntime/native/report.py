@@ -9,11 +9,17 @@ def native_summary(native: dict[str, Any]) -> str:
     platform = native["platform"]
     blocks = native["blocks"]
     hoisted = sum(b["hoisted"] for b in blocks)
+    folded = native.get("fold_gate", {}).get("folded_blocks", {})
+    fold = (
+        f"; SE gate folded into conv3's weights in {', '.join(f'{v} blocks at batch {k}' for k, v in folded.items())}"
+        if any(folded.values())
+        else ""
+    )
     worst = max(native["verification"], key=lambda v: v["max_relative_error"])
     return (
         f"SE-native: {native['native_blocks']} of {len(blocks)} SE blocks rewritten in ORT's NCHWc graph "
         f"({hoisted} with the squeeze hoisted), batch buckets {', '.join(map(str, native['buckets']))}; "
         f"for ONNX Runtime {platform['onnxruntime']}, {platform['isa']}, NCHWc block {platform['nchwc_block']}; "
         f"vs stock ORT on image-like inputs: max relative error {worst['max_relative_error']:.1e}, "
-        f"top-1 agreement {min(v['top1_agreement'] for v in native['verification']):.0%}"
+        f"top-1 agreement {min(v['top1_agreement'] for v in native['verification']):.0%}{fold}"
     )

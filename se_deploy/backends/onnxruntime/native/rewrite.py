@@ -21,8 +21,8 @@ ORT wrote it, with the reason.
 Squeeze hoisting: where ``Xb`` comes from a linear 1x1 stride-1 conv (``W3 x + b3``; no activation, no
 fused sum), ``mean_hw(W3 x + b3) = W3 mean_hw(x) + b3``: the squeeze reads the conv's (narrower) input and
 a small conv applies ``W3``, ``b3`` to the pooled vector. Exact, but measured slower than the plain
-rewrite in this form (the [C, C/4] product per sample costs more than the pooling it saves; folding
-``W3`` into FC1 is the form that pays and is not written yet), so builds use it only when asked.
+rewrite in this form (the [C, C/4] product per sample costs more than the pooling it saves), so builds
+use it only when asked. :mod:`.fold` absorbs ``W3`` into FC1 instead and folds the gate into conv3.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ class BlockOutcome:
     reason: str = ""  # why it was left as ORT wrote it
     residual: bool = False  # the residual Add (and Relu) fused into the scaling conv
     hoisted: bool = False  # squeeze read before the SE input's linear 1x1 conv
+    folded: bool = False  # the gate scales conv3's weights (see fold.py): no scaling pass at all
+    fold_reason: str = ""  # why the gate was not folded ('' when folded or folding was not asked for)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -57,6 +59,8 @@ class BlockOutcome:
             "reason": self.reason,
             "residual": self.residual,
             "hoisted": self.hoisted,
+            "folded": self.folded,
+            "fold_reason": self.fold_reason,
         }
 
 
@@ -392,10 +396,7 @@ class _Rewriter:
             "group": n * c,
         }
         if add is not None and residual is not None:
-            rb = self.blocked_source(residual)
-            if rb is None:
-                rb = self.g.fresh("residual_blocked")
-                self.g.add("ReorderInput", [residual], [rb], domain=NCHWC_DOMAIN, channels_last=0)
+            rb = self.blocked_residual(residual)
             r_flat = self.g.fresh("residual_flat")
             self.g.add("Reshape", [rb, flat], [r_flat])
             inputs += ["", r_flat]
@@ -404,17 +405,34 @@ class _Rewriter:
         self.g.add("Conv", inputs, [z_flat], domain=NCHWC_DOMAIN, **attrs)
         self.g.add("Reshape", [z_flat, unflat], [zb])
 
-        y = last.output[0]
+        self.replace_block_output(last.output[0], zb, c, (mul, add, relu))
+        return BlockOutcome(_label(mul), c, True, residual=add is not None, hoisted=hoisted)
+
+    def blocked_residual(self, residual: str) -> str:
+        """The residual in blocked layout: ORT's own blocked tensor, or a reorder of a plain one."""
+        rb = self.blocked_source(residual)
+        if rb is None:
+            rb = self.g.fresh("residual_blocked")
+            self.g.add("ReorderInput", [residual], [rb], domain=NCHWC_DOMAIN, channels_last=0)
+        return rb
+
+    def rewrite_valid_block(
+        self, mul: onnx.NodeProto, x: str, gate: str, squeeze: onnx.NodeProto, shape: Shape
+    ) -> BlockOutcome:
+        """One block that passed :meth:`check` (a subclass may rewrite it another way: fold.py)."""
+        return self.rewrite_block(mul, x, gate, squeeze, shape)
+
+    def replace_block_output(self, y: str, zb: str, c: int, replaced: tuple[onnx.NodeProto | None, ...]) -> None:
+        """Readers of the block's plain output ``y`` read the blocked ``zb`` (a reorder only where one needs plain)."""
         for user in list(self.g.consumers.get(y, [])):
             if _is(user, "ReorderInput", NCHWC_DOMAIN) and not _attr(user, "channels_last", 0):
                 self.g.rename_uses(user.output[0], zb)
                 self.g.remove(user)
-        for node in (mul, add, relu):
+        for node in replaced:
             if node is not None:
                 self.g.remove(node)
         if self.g.used(y):
             self.g.add("ReorderOutput", [zb], [y], domain=NCHWC_DOMAIN, channels=c)
-        return BlockOutcome(_label(mul), c, True, residual=add is not None, hoisted=hoisted)
 
     def run(self) -> NativeRewrite:
         outcomes: list[BlockOutcome] = []
@@ -425,7 +443,7 @@ class _Rewriter:
                 outcomes.append(BlockOutcome(_label(mul), channels, False, reason))
                 continue
             assert shape is not None
-            outcomes.append(self.rewrite_block(mul, x, gate, squeeze, shape))
+            outcomes.append(self.rewrite_valid_block(mul, x, gate, squeeze, shape))
             self.g.reindex()
         self.g.finish()
         if not any(o.domain == NCHWC_DOMAIN for o in self.model.opset_import):

@@ -63,7 +63,10 @@ def test_every_bucket_is_written_verified_and_described(native_engine: Path) -> 
         for a in n.attribute
         if a.name == "group" and a.i > 1
     )
-    assert groups == sorted(4 * b["channels"] for b in blocks if b["native"])  # one scaling conv per block, group N*C
+    # one scaling conv per block (group N*C), or, where the gate is folded, conv3 as one group=N conv over the batch
+    assert native["fold_gate"]["folded_blocks"]["4"] == sum(b["folded"] for b in blocks) >= 1
+    expected = [4 if b["folded"] else 4 * b["channels"] for b in blocks if b["native"]]
+    assert groups == sorted(expected)
 
 
 @pytest.mark.parametrize("n", [1, 3, 4, 6])
@@ -92,7 +95,7 @@ def test_load_refuses_an_engine_built_for_another_platform(native_engine: Path, 
 def test_a_graph_that_disagrees_with_stock_is_refused_and_nothing_is_written(
     tmp_path: Path, digits_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = native_build.rewrite_native
+    real = native_build.rewrite_native_folded
 
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         result = real(*args, **kwargs)
@@ -111,7 +114,7 @@ def test_a_graph_that_disagrees_with_stock_is_refused_and_nothing_is_written(
             node.attribute.extend(kept)
         return result
 
-    monkeypatch.setattr(native_build, "rewrite_native", broken)
+    monkeypatch.setattr(native_build, "rewrite_native_folded", broken)
     with pytest.raises(NativeVerificationError, match=r"does not reproduce stock ONNX Runtime .* --portable"):
         build_onnxruntime_engine(
             BuildRequest(digits_models["se_resnet_tiny"], tmp_path / "engine"), OnnxRuntimeOptions(max_batch=1)
@@ -136,6 +139,9 @@ def test_cli_build_reports_native_blocks_and_fallbacks(tmp_path: Path, digits_mo
     assert "SE-native:" in result.stdout and "batch buckets 1, 2" in result.stdout
     if current_platform().nchwc_block == 8:
         assert "left as ONNX Runtime optimized it" in result.stderr
+        stdout, stderr = " ".join(result.stdout.split()), " ".join(result.stderr.split())
+        assert "SE gate folded into conv3's weights in 1 blocks at batch 1, 1 blocks at batch 2" in stdout
+        assert "gate not folded into conv3 (the weight is not smaller than the activation" in stderr
     result = CliRunner().invoke(main, ["build", source, "-o", str(tmp_path / "p"), "--portable"])
     assert result.exit_code == 0 and "SE-native" not in result.stdout
     result = CliRunner().invoke(main, ["build", source, "-o", str(tmp_path / "z"), "--max-batch", "0"])

@@ -1,0 +1,261 @@
+"""Gate folding: the SE gate scales conv3's weights, so no pass over the activation is left for SE.
+
+Where the SE input is a linear 1x1 conv (the bottleneck's conv3, ``X = W3 x + b3``, BN folded), the
+squeeze is hoisted above it (``mean_hw(X) = W3 mean_hw(x) + b3``, with ``W3``/``b3`` absorbed into FC1:
+``W1' = W1 W3``, ``b1' = W1 b3 + b1``), so the gate ``s`` is known before conv3 runs, and::
+
+    relu(s * (W3 x + b3) + R) = relu((diag(s) W3) x + s * b3 + R)
+
+conv3 then runs with the run-time weight ``diag(s) W3`` (a ``Mul`` of ORT's blocked weight by ``s``
+broadcast along its output-channel axes) and bias ``s * b3``, and keeps the twin's fused residual ``Sum``
+and ``Relu``: no scaling pass, no reorders. It pays only where the weight is smaller than the
+activation (``Cin < H*W``: the early stages). At batch N the weight is per sample; the conv runs as one
+``group=N`` conv over the batch viewed as ``[1, N*Cin, H, W]`` (same memory as ``[N, Cin/b, H, W, b]``).
+
+ORT's blocked 1x1 weight ``[O, I, 1, 1]`` is stored OIHWBiBo: ``[O/b, I/b, 1, 1, b_in, b_out]``, the same
+bytes as ``[O/b, I, b_out]``, so the output channel ``o`` sits on axes (0, 2) as ``(o // b, o % b)`` and a
+gate ``[N, C, 1, 1]`` reshaped to ``[N, C/b, 1, b]`` broadcasts onto it. A block that cannot be folded
+(the reason is kept) gets :mod:`.rewrite`'s grouped scaling conv instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from se_deploy.backends.onnxruntime.native.platform import NCHWC_DOMAIN
+from se_deploy.backends.onnxruntime.native.rewrite import (
+    BlockOutcome,
+    NativeRewrite,
+    Shape,
+    _attr,
+    _is,
+    _label,
+    _Rewriter,
+    block_pointwise_weight,
+    unblock_pointwise_weight,
+)
+
+
+@dataclass(frozen=True)
+class FoldPlan:
+    """What folding one SE block reads from ORT's graph."""
+
+    conv3: onnx.NodeProto  # the nchwc 1x1 conv whose output is the SE input
+    conv_in: str  # its (blocked) input x
+    w3_blocked: np.ndarray  # ORT's OIHWBiBo weight [C, Cin, 1, 1]
+    b3: np.ndarray | None  # [C], None when conv3 has no bias
+    fc1: onnx.NodeProto  # the first FC (an nchwc 1x1 conv on the pooled vector)
+    gate_source: str  # the gate's bytes as [N, C, 1, 1] (ORT's blocked gate or the plain one)
+
+
+def _conv_weight(rewriter: _Rewriter, conv: onnx.NodeProto) -> np.ndarray | None:
+    name = conv.input[1] if len(conv.input) > 1 else ""
+    init = rewriter.g.initializers.get(name)
+    return None if init is None else numpy_helper.to_array(init).astype(np.float32)
+
+
+def _conv_bias(rewriter: _Rewriter, conv: onnx.NodeProto, out_c: int) -> np.ndarray | str | None:
+    """The bias padded to ``out_c`` (None: no bias; 'dynamic': not a constant)."""
+    if len(conv.input) < 3 or not conv.input[2]:
+        return None
+    init = rewriter.g.initializers.get(conv.input[2])
+    if init is None:
+        return "dynamic"
+    values = numpy_helper.to_array(init).astype(np.float32).reshape(-1)
+    padded = np.zeros(out_c, np.float32)
+    padded[: values.size] = values
+    return padded
+
+
+def _linear_pointwise_reason(conv: onnx.NodeProto) -> str:
+    """'' when ``conv`` is a 1x1, stride-1, unpadded, ungrouped nchwc conv with no fused activation or sum."""
+    if _attr(conv, "activation") is not None:
+        return "conv3 has a fused activation, so the gate cannot move inside it"
+    if len(conv.input) > 3 and conv.input[3]:
+        return "conv3 already has a fused sum"
+    if list(_attr(conv, "kernel_shape", [])) != [1, 1]:
+        return f"conv3 is not a 1x1 conv (kernel {list(_attr(conv, 'kernel_shape', []))})"
+    if int(_attr(conv, "group", 1)) != 1:
+        return "conv3 is a grouped conv"
+    geometry = [*_attr(conv, "strides", [1, 1]), *_attr(conv, "dilations", [1, 1])]  # type: ignore[misc]
+    if any(int(v) != 1 for v in geometry) or any(int(p) for p in _attr(conv, "pads", [0] * 4)):  # type: ignore[union-attr]
+        return "conv3 has a stride, dilation or padding"
+    if (_attr(conv, "auto_pad", b"NOTSET") or b"NOTSET") not in (b"NOTSET", b"VALID"):
+        return "conv3 has auto padding"
+    return ""
+
+
+def fold_plan(
+    rewriter: _Rewriter,
+    mul: onnx.NodeProto,
+    x: str,
+    squeeze: onnx.NodeProto,
+    gate: str,
+    shape: Shape,
+    *,
+    batched: bool,
+) -> FoldPlan | str:
+    """How to fold this block's gate into conv3, or why it cannot be done exactly (and profitably)."""
+    n, c, h, w = shape
+    g, b = rewriter.g, rewriter.block
+    if n > 1 and not batched:
+        return f"batch {n}: the folded weight would be per sample (folding is applied at batch 1)"
+    xb = rewriter.blocked_source(x)
+    conv3 = g.producer.get(xb) if xb else None
+    if not _is(conv3, "Conv", NCHWC_DOMAIN):
+        return "the SE input is not the output of a blocked (NCHWc) conv in ORT's graph"
+    assert conv3 is not None and xb is not None
+    reason = _linear_pointwise_reason(conv3)
+    if reason:
+        return reason
+    readers = {id(u) for u in g.consumers.get(x, [])}
+    if len(g.consumers.get(xb, [])) != 1 or readers != {id(squeeze), id(mul)} or x in g.outputs:
+        return "conv3's output is read by more than the SE block"
+    w3 = _conv_weight(rewriter, conv3)
+    if w3 is None or w3.ndim != 4 or w3.shape[0] != c:
+        return "conv3's weight is not a constant [C, Cin, 1, 1] tensor"
+    cin = w3.shape[1]
+    if cin % b:
+        return f"conv3 has Cin={cin} input channels, not a multiple of the NCHWc block size {b}"
+    if cin >= h * w:
+        return f"the weight is not smaller than the activation (Cin={cin} >= H*W={h * w})"
+    b3 = _conv_bias(rewriter, conv3, c)
+    if isinstance(b3, str):
+        return "conv3's bias is not a constant"
+    fc1 = _fc1_of(rewriter, squeeze, c)
+    if isinstance(fc1, str):
+        return fc1
+    gate_source = rewriter.blocked_source(gate) or gate
+    return FoldPlan(conv3, conv3.input[0], w3, b3, fc1, gate_source)
+
+
+def _fc1_of(rewriter: _Rewriter, squeeze: onnx.NodeProto, c: int) -> onnx.NodeProto | str:
+    """FC1: the one nchwc 1x1 conv that reads the squeeze (through ORT's ReorderInput) and nothing else."""
+    g = rewriter.g
+    not_fc = "the squeeze does not feed one blocked 1x1 FC conv alone (FC1 cannot absorb conv3)"
+    users = g.consumers.get(squeeze.output[0], [])
+    if len(users) != 1 or not _is(users[0], "ReorderInput", NCHWC_DOMAIN) or _attr(users[0], "channels_last", 0):
+        return not_fc
+    readers = g.consumers.get(users[0].output[0], [])
+    if len(readers) != 1 or not _is(readers[0], "Conv", NCHWC_DOMAIN) or readers[0].input[0] != users[0].output[0]:
+        return not_fc
+    fc1 = readers[0]
+    if list(_attr(fc1, "kernel_shape", [])) != [1, 1] or int(_attr(fc1, "group", 1)) != 1:
+        return not_fc
+    if len(fc1.input) > 3 and fc1.input[3]:
+        return not_fc
+    w1 = _conv_weight(rewriter, fc1)
+    if w1 is None or w1.ndim != 4 or w1.shape[1] != c or w1.shape[0] % rewriter.block:
+        return "FC1's weight is not a constant blocked [Cr, C, 1, 1] tensor"
+    if isinstance(_conv_bias(rewriter, fc1, w1.shape[0]), str):
+        return "FC1's bias is not a constant"
+    return fc1
+
+
+class _FoldingRewriter(_Rewriter):
+    def __init__(
+        self, model: onnx.ModelProto, shapes: dict[str, Shape], block: int, *, hoist: bool, batched: bool
+    ) -> None:
+        super().__init__(model, shapes, block, hoist=hoist)
+        self.batched = batched
+
+    def rewrite_valid_block(
+        self, mul: onnx.NodeProto, x: str, gate: str, squeeze: onnx.NodeProto, shape: Shape
+    ) -> BlockOutcome:
+        plan = fold_plan(self, mul, x, squeeze, gate, shape, batched=self.batched)
+        if isinstance(plan, str):
+            return replace(self.rewrite_block(mul, x, gate, squeeze, shape), fold_reason=plan)
+        return self.fold(mul, squeeze, shape, plan)
+
+    def absorb_into_fc1(self, plan: FoldPlan, squeeze: onnx.NodeProto, w3: np.ndarray, b3: np.ndarray) -> None:
+        """FC1 reads the pooled conv3 input: W1' = W1 W3, b1' = W1 b3 + b1 (in float64, stored float32)."""
+        g, b = self.g, self.block
+        w1_blocked = _conv_weight(self, plan.fc1)
+        assert w1_blocked is not None
+        w1 = unblock_pointwise_weight(w1_blocked, b).astype(np.float64)
+        b1 = _conv_bias(self, plan.fc1, w1.shape[0])
+        b1 = np.zeros(w1.shape[0]) if b1 is None else np.asarray(b1, np.float64)
+        w1_new = (w1 @ w3).astype(np.float32)
+        b1_new = (w1 @ b3 + b1).astype(np.float32)
+        pooled = g.fresh("squeeze_in")
+        g.add("GlobalAveragePool", [plan.conv_in], [pooled], domain=NCHWC_DOMAIN)
+        fc1 = plan.fc1
+        inputs = [pooled, g.const("fc1_w", block_pointwise_weight(w1_new, b)), g.const("fc1_b", b1_new)]
+        del fc1.input[:]
+        fc1.input.extend(inputs)
+        g.remove(squeeze)
+
+    def fold(self, mul: onnx.NodeProto, squeeze: onnx.NodeProto, shape: Shape, plan: FoldPlan) -> BlockOutcome:
+        n, c, h, w = shape
+        g, b = self.g, self.block
+        cin = plan.w3_blocked.shape[1]
+        w3 = unblock_pointwise_weight(plan.w3_blocked, b).astype(np.float64)
+        b3 = np.zeros(c) if plan.b3 is None else plan.b3.astype(np.float64)
+        self.absorb_into_fc1(plan, squeeze, w3, b3)
+        add, residual, relu = self.residual_of(mul, shape)
+        last = relu or add or mul
+
+        # diag(s) W3 on ORT's blocked bytes: [1, C/b, Cin, b] * s[N, C/b, 1, b] -> [N*C, Cin, 1, 1]
+        w3_view = g.const("conv3_w", plan.w3_blocked.reshape(1, c // b, cin, b))
+        s_view, scaled, weight = g.fresh("gate_view"), g.fresh("scaled_w"), g.fresh("folded_w")
+        g.add("Reshape", [plan.gate_source, g.const("shape_gate", np.array([n, c // b, 1, b], np.int64))], [s_view])
+        g.add("Mul", [w3_view, s_view], [scaled])
+        g.add("Reshape", [scaled, g.const("shape_w", np.array([n * c, cin, 1, 1], np.int64))], [weight])
+        inputs = [plan.conv_in if n == 1 else self.flat(plan.conv_in, (1, n * cin, h, w)), weight]
+        if plan.b3 is not None:
+            s_flat, bias = g.fresh("gate_flat"), g.fresh("folded_b")
+            g.add("Reshape", [plan.gate_source, g.const("shape_vec", np.array([n * c], np.int64))], [s_flat])
+            g.add("Mul", [s_flat, g.const("conv3_b", np.tile(plan.b3, n))], [bias])
+            inputs.append(bias)
+        attrs: dict[str, object] = {
+            "kernel_shape": [1, 1],
+            "strides": [1, 1],
+            "pads": [0, 0, 0, 0],
+            "dilations": [1, 1],
+            "group": n,
+        }
+        if add is not None and residual is not None:
+            rb = self.blocked_residual(residual)
+            inputs += [""] * (3 - len(inputs)) + [rb if n == 1 else self.flat(rb, (1, n * c, h, w))]
+            if relu is not None:
+                attrs["activation"] = "Relu"
+        zb = g.fresh("z")
+        if n == 1:
+            g.add("Conv", inputs, [zb], domain=NCHWC_DOMAIN, **attrs)
+        else:
+            z_flat = g.fresh("z_flat")
+            g.add("Conv", inputs, [z_flat], domain=NCHWC_DOMAIN, **attrs)
+            g.add("Reshape", [z_flat, g.const("shape_nchw", np.array(shape, np.int64))], [zb])
+        g.remove(plan.conv3)
+        self.replace_block_output(last.output[0], zb, c, (mul, add, relu))
+        return BlockOutcome(_label(mul), c, True, residual=add is not None, hoisted=True, folded=True)
+
+    def flat(self, blocked: str, shape: tuple[int, ...]) -> str:
+        """``blocked`` ([N, C/b, H, W, b] bytes) viewed as one sample of N*C channels."""
+        out = self.g.fresh("flat")
+        self.g.add("Reshape", [blocked, self.g.const("shape_flat", np.array(shape, np.int64))], [out])
+        return out
+
+
+def rewrite_native_folded(
+    optimized: onnx.ModelProto,
+    shapes: dict[str, Shape],
+    block: int,
+    *,
+    hoist: bool = False,
+    fold: bool = True,
+    fold_batched: bool = False,
+) -> NativeRewrite:
+    """:func:`.rewrite.rewrite_native`, with the gate folded into conv3 where exact and profitable.
+
+    ``fold_batched``: fold at batch > 1 too (one ``group=N`` conv with per-sample weights).
+    """
+    model = onnx.ModelProto()
+    model.CopyFrom(optimized)
+    if not fold:
+        return _Rewriter(model, shapes, block, hoist=hoist).run()
+    return _FoldingRewriter(model, shapes, block, hoist=hoist, batched=fold_batched).run()
