@@ -90,6 +90,11 @@ from se_deploy.cli.render import (
     help="SE-native: squeeze before a linear 1x1 conv (exact; measured slower in its current form, see README).",
 )
 @click.option(
+    "--no-fold",
+    is_flag=True,
+    help="SE-native: keep the SE gate as its own scaling pass instead of folding it into conv3's weights.",
+)
+@click.option(
     "--no-plugin", is_flag=True, help="TensorRT: inline the fused nodes' ONNX functions instead of the SE plugin."
 )
 @force_option("Replace an existing engine folder (only one se-deploy wrote).")
@@ -117,6 +122,7 @@ def build_command(
     max_batch: int | None,
     portable: bool,
     squeeze_hoist: bool,
+    no_fold: bool,
     no_plugin: bool,
     force: bool,
     as_json: bool,
@@ -150,6 +156,7 @@ def build_command(
         "max_batch": max_batch,
         "portable": portable,
         "squeeze_hoist": squeeze_hoist,
+        "no_fold": no_fold,
         "no_plugin": no_plugin,
     }
     request = BuildRequest(model, output, preparation, force=force)

@@ -22,6 +22,7 @@ def _options(flags: Mapping[str, Any]) -> Any:
         native=not flags.get("portable", False),
         max_batch=8 if max_batch is None else max_batch,
         hoist_squeeze=flags.get("squeeze_hoist", False),
+        fold_gate=not flags.get("no_fold", False),
     )
 
 

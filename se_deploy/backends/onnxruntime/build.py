@@ -37,6 +37,7 @@ class OnnxRuntimeOptions:
     native: bool = True  # FP32 CPU: also write SE-native graphs (see backends/onnxruntime/native)
     max_batch: int = 8  # SE-native: batch buckets 1, 2, 4, ... max_batch
     hoist_squeeze: bool = False  # SE-native: squeeze before a linear 1x1 conv where exact (slower as written)
+    fold_gate: bool = True  # SE-native: the gate folded into conv3's weights where exact and cheaper (fold.py)
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,9 @@ def _native_graphs(
     if reason:
         notes.append(f"SE-native graphs not built ({reason}): this engine is the portable one")
         return None
-    native = build_native(source, max_batch=options.max_batch, hoist=options.hoist_squeeze, progress=progress)
+    native = build_native(
+        source, max_batch=options.max_batch, hoist=options.hoist_squeeze, fold=options.fold_gate, progress=progress
+    )
     notes.extend(native.notes)
     if len(native.blocks) < se_blocks:
         notes.append(

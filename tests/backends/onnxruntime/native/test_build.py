@@ -144,6 +144,11 @@ def test_cli_build_reports_native_blocks_and_fallbacks(tmp_path: Path, digits_mo
         assert "gate not folded into conv3 (the weight is not smaller than the activation" in stderr
     result = CliRunner().invoke(main, ["build", source, "-o", str(tmp_path / "p"), "--portable"])
     assert result.exit_code == 0 and "SE-native" not in result.stdout
+    result = CliRunner().invoke(main, ["build", source, "-o", str(tmp_path / "n"), "--max-batch", "2", "--no-fold"])
+    assert result.exit_code == 0, result.output
+    fold = EngineDescription.read(tmp_path / "n").native["fold_gate"]
+    assert fold["enabled"] is False and set(fold["folded_blocks"].values()) == {0}
+    assert "folded into conv3" not in result.stdout and "not folded into conv3" not in result.stderr
     result = CliRunner().invoke(main, ["build", source, "-o", str(tmp_path / "z"), "--max-batch", "0"])
     # a usage error, like every count below its minimum (click.IntRange): exit 2, the option named
     assert result.exit_code == 2 and "--max-batch" in result.stderr and "x>=1" in result.stderr
