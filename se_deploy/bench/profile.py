@@ -66,22 +66,21 @@ def profile_engine(path: Path, batch: np.ndarray, threads: int, roles: dict[str,
     """Mean ms per inference spent in each category."""
     import onnxruntime as ort
 
+    from se_deploy.backends.onnxruntime.native.session import session_options
+
     description = EngineDescription.read(path)
     with tempfile.TemporaryDirectory(prefix="se-deploy-profile-") as scratch:
-        options = ort.SessionOptions()
+        model_file = path / description.model_file
+        # timed beside other sessions: no spinning; bucket graphs run as they run, ORT's optimizations off
+        options = session_options(optimize=not description.native, threads=threads, spinning=False)
         options.enable_profiling = True
         options.profile_file_prefix = os.path.join(scratch, "trace")
-        options.intra_op_num_threads = threads
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        model_file = path / description.model_file
-        if description.native:  # the bucket graph this batch runs on, as it runs: ORT's optimizations off
+        if description.native:  # the bucket graph this batch runs on
             from se_deploy.backends.onnxruntime.native.buckets import chunks
 
             buckets = [int(b) for b in description.native["buckets"]]
             batch, bucket, _real = next(chunks(batch, buckets))
             model_file = path / description.native["files"][str(bucket)]
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         session = ort.InferenceSession(str(model_file), options, providers=description.providers)
         name = session.get_inputs()[0].name
         session.run(None, {name: batch})  # warm-up (also profiled; excluded below by run count)

@@ -18,6 +18,7 @@ import onnx
 from se_deploy import model_metadata
 from se_deploy.backends.base import LoadOptions, Runner
 from se_deploy.backends.engine_folder import ENGINE_FILENAME, EngineDescription
+from se_deploy.backends.onnxruntime.native.session import session_options
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.input_spec import InputSpec
 from se_deploy.onnx_io import load_onnx
@@ -58,12 +59,7 @@ def open_session(path: Path, *, threads: int | None = None, spinning: bool = Tru
         files = {int(bucket): name for bucket, name in description.native["files"].items()}
         native = NativeSession(folder, files, threads=threads, spinning=spinning)
         return LoadedModel(model, model_path, native, description)
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if threads:
-        options.intra_op_num_threads = threads
-    if not spinning:
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options = session_options(optimize=True, threads=threads, spinning=spinning)
     session = ort.InferenceSession(model.SerializeToString(), options, providers=providers)
     return LoadedModel(model, model_path, session, description)
 
