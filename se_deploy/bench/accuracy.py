@@ -184,6 +184,12 @@ def torch_reference(model: Any, reference_weights: Path | None) -> tuple[torch.n
             )
         return create_model(name, pretrained=weights, num_classes=num_classes), None
     if facts.get("random_seed") is not None and not facts.get("weights_from"):
-        torch.manual_seed(int(facts["random_seed"]))  # the export's own random weights
-        return create_model(name, num_classes=num_classes), None
+        from se_deploy.export.torch_model import random_model
+
+        # the export's own random weights; exports before BatchNorm fitting record no batch_norm_fitted
+        fitted = bool(facts.get("batch_norm_fitted"))
+        model = random_model(
+            get_spec(name), seed=int(facts["random_seed"]), num_classes=num_classes, fit_statistics=fitted
+        )
+        return model, None
     return None, "the engine's weights cannot be rebuilt in PyTorch: pass --reference-weights for fidelity"

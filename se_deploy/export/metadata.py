@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 import se_deploy
+from se_deploy.export.random_weights import random_weights_record
 from se_deploy.export.torch_model import DEFAULT_SEED, spec_num_classes
 from se_deploy.export.torch_to_onnx import INPUT_NAME, OUTPUT_NAME
 from se_deploy.export.verify import Verification
@@ -69,6 +70,7 @@ def embedded_facts(
         },
         "weights_from": None if role == "model" else exported.name,
         "random_seed": None if weights else DEFAULT_SEED,
+        "batch_norm_fitted": None if weights else True,  # how random weights are rebuilt (random_weights.py)
         "max_batch": MAX_BATCH,
     }
 
@@ -90,11 +92,11 @@ def metadata_record(
     num_classes = spec_num_classes(module)
     batch_dim: int | str = request.batch or "batch"
     if role == "model":
-        weights_record = weights.to_dict() if weights else {"source": "random", "seed": DEFAULT_SEED}
+        weights_record = weights.to_dict() if weights else random_weights_record(DEFAULT_SEED)
     else:
         weights_record = {
             "source": f"copied from {exported_spec.name} (layers both share); not a trained network: for latency baselines",
-            "from_weights": weights.to_dict() if weights else {"source": "random", "seed": DEFAULT_SEED},
+            "from_weights": weights.to_dict() if weights else random_weights_record(DEFAULT_SEED),
         }
     onnx_sha256 = sha256_of(staged.model)
     return {

@@ -1,6 +1,7 @@
 """Zoo spec (+ checkpoint) -> the PyTorch model ``export`` exports, and its non-SE twin with shared weights.
 
-Without a checkpoint the weights are random but seeded (``DEFAULT_SEED``): an export is reproducible.
+Without a checkpoint the weights are random but seeded (``DEFAULT_SEED``): an export is reproducible. Their
+BatchNorm statistics are fitted to the model (see ``random_weights``) so that they behave like trained ones.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from se_deploy.export.random_weights import fit_batch_norm_statistics
 from se_deploy.models.checkpoint import WeightsInfo, load_pretrained
 from se_deploy.models.spec import ModelSpec
 
@@ -27,8 +29,23 @@ def build_model(
         return load_pretrained(
             spec, weights, num_classes=num_classes, se_reduction=se_reduction, hub_cache_dir=hub_cache_dir
         )
-    torch.manual_seed(DEFAULT_SEED)  # reproducible random weights
-    return spec.build(num_classes=num_classes, se_reduction=se_reduction).eval(), None
+    return random_model(spec, num_classes=num_classes, se_reduction=se_reduction), None
+
+
+def random_model(
+    spec: ModelSpec,
+    *,
+    seed: int = DEFAULT_SEED,
+    num_classes: int | None = None,
+    se_reduction: int | None = None,
+    fit_statistics: bool = True,
+) -> nn.Module:
+    """Seeded random weights (reproducible), BatchNorm statistics fitted unless asked not to (older exports)."""
+    torch.manual_seed(seed)
+    model = spec.build(num_classes=num_classes, se_reduction=se_reduction)
+    if fit_statistics:
+        fit_batch_norm_statistics(model, spec.image_size, seed=seed)
+    return model.eval()
 
 
 def build_twin(twin_spec: ModelSpec, model: nn.Module) -> nn.Module:

@@ -26,15 +26,12 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from se_deploy.backends.onnxruntime.native.graph import Shape, attribute, is_op, label
 from se_deploy.backends.onnxruntime.native.platform import NCHWC_DOMAIN
 from se_deploy.backends.onnxruntime.native.rewrite import (
     BlockOutcome,
+    BlockRewriter,
     NativeRewrite,
-    Shape,
-    _attr,
-    _is,
-    _label,
-    _Rewriter,
     block_pointwise_weight,
     unblock_pointwise_weight,
 )
@@ -52,13 +49,13 @@ class FoldPlan:
     gate_source: str  # the gate's bytes as [N, C, 1, 1] (ORT's blocked gate or the plain one)
 
 
-def _conv_weight(rewriter: _Rewriter, conv: onnx.NodeProto) -> np.ndarray | None:
+def _conv_weight(rewriter: BlockRewriter, conv: onnx.NodeProto) -> np.ndarray | None:
     name = conv.input[1] if len(conv.input) > 1 else ""
     init = rewriter.g.initializers.get(name)
     return None if init is None else numpy_helper.to_array(init).astype(np.float32)
 
 
-def _conv_bias(rewriter: _Rewriter, conv: onnx.NodeProto, out_c: int) -> np.ndarray | str | None:
+def _conv_bias(rewriter: BlockRewriter, conv: onnx.NodeProto, out_c: int) -> np.ndarray | str | None:
     """The bias padded to ``out_c`` (None: no bias; 'dynamic': not a constant)."""
     if len(conv.input) < 3 or not conv.input[2]:
         return None
@@ -73,24 +70,24 @@ def _conv_bias(rewriter: _Rewriter, conv: onnx.NodeProto, out_c: int) -> np.ndar
 
 def _linear_pointwise_reason(conv: onnx.NodeProto) -> str:
     """'' when ``conv`` is a 1x1, stride-1, unpadded, ungrouped nchwc conv with no fused activation or sum."""
-    if _attr(conv, "activation") is not None:
+    if attribute(conv, "activation") is not None:
         return "conv3 has a fused activation, so the gate cannot move inside it"
     if len(conv.input) > 3 and conv.input[3]:
         return "conv3 already has a fused sum"
-    if list(_attr(conv, "kernel_shape", [])) != [1, 1]:
-        return f"conv3 is not a 1x1 conv (kernel {list(_attr(conv, 'kernel_shape', []))})"
-    if int(_attr(conv, "group", 1)) != 1:
+    if list(attribute(conv, "kernel_shape", [])) != [1, 1]:
+        return f"conv3 is not a 1x1 conv (kernel {list(attribute(conv, 'kernel_shape', []))})"
+    if int(attribute(conv, "group", 1)) != 1:
         return "conv3 is a grouped conv"
-    geometry = [*_attr(conv, "strides", [1, 1]), *_attr(conv, "dilations", [1, 1])]  # type: ignore[misc]
-    if any(int(v) != 1 for v in geometry) or any(int(p) for p in _attr(conv, "pads", [0] * 4)):  # type: ignore[union-attr]
+    geometry = [*attribute(conv, "strides", [1, 1]), *attribute(conv, "dilations", [1, 1])]  # type: ignore[misc]
+    if any(int(v) != 1 for v in geometry) or any(int(p) for p in attribute(conv, "pads", [0] * 4)):  # type: ignore[union-attr]
         return "conv3 has a stride, dilation or padding"
-    if (_attr(conv, "auto_pad", b"NOTSET") or b"NOTSET") not in (b"NOTSET", b"VALID"):
+    if (attribute(conv, "auto_pad", b"NOTSET") or b"NOTSET") not in (b"NOTSET", b"VALID"):
         return "conv3 has auto padding"
     return ""
 
 
 def fold_plan(
-    rewriter: _Rewriter,
+    rewriter: BlockRewriter,
     mul: onnx.NodeProto,
     x: str,
     squeeze: onnx.NodeProto,
@@ -106,7 +103,7 @@ def fold_plan(
         return f"batch {n}: the folded weight would be per sample (folding is applied at batch 1)"
     xb = rewriter.blocked_source(x)
     conv3 = g.producer.get(xb) if xb else None
-    if not _is(conv3, "Conv", NCHWC_DOMAIN):
+    if not is_op(conv3, "Conv", NCHWC_DOMAIN):
         return "the SE input is not the output of a blocked (NCHWc) conv in ORT's graph"
     assert conv3 is not None and xb is not None
     reason = _linear_pointwise_reason(conv3)
@@ -133,18 +130,18 @@ def fold_plan(
     return FoldPlan(conv3, conv3.input[0], w3, b3, fc1, gate_source)
 
 
-def _fc1_of(rewriter: _Rewriter, squeeze: onnx.NodeProto, c: int) -> onnx.NodeProto | str:
+def _fc1_of(rewriter: BlockRewriter, squeeze: onnx.NodeProto, c: int) -> onnx.NodeProto | str:
     """FC1: the one nchwc 1x1 conv that reads the squeeze (through ORT's ReorderInput) and nothing else."""
     g = rewriter.g
     not_fc = "the squeeze does not feed one blocked 1x1 FC conv alone (FC1 cannot absorb conv3)"
     users = g.consumers.get(squeeze.output[0], [])
-    if len(users) != 1 or not _is(users[0], "ReorderInput", NCHWC_DOMAIN) or _attr(users[0], "channels_last", 0):
+    if len(users) != 1 or not is_op(users[0], "ReorderInput", NCHWC_DOMAIN) or attribute(users[0], "channels_last", 0):
         return not_fc
     readers = g.consumers.get(users[0].output[0], [])
-    if len(readers) != 1 or not _is(readers[0], "Conv", NCHWC_DOMAIN) or readers[0].input[0] != users[0].output[0]:
+    if len(readers) != 1 or not is_op(readers[0], "Conv", NCHWC_DOMAIN) or readers[0].input[0] != users[0].output[0]:
         return not_fc
     fc1 = readers[0]
-    if list(_attr(fc1, "kernel_shape", [])) != [1, 1] or int(_attr(fc1, "group", 1)) != 1:
+    if list(attribute(fc1, "kernel_shape", [])) != [1, 1] or int(attribute(fc1, "group", 1)) != 1:
         return not_fc
     if len(fc1.input) > 3 and fc1.input[3]:
         return not_fc
@@ -156,7 +153,7 @@ def _fc1_of(rewriter: _Rewriter, squeeze: onnx.NodeProto, c: int) -> onnx.NodePr
     return fc1
 
 
-class _FoldingRewriter(_Rewriter):
+class _FoldingRewriter(BlockRewriter):
     def __init__(
         self, model: onnx.ModelProto, shapes: dict[str, Shape], block: int, *, hoist: bool, batched: bool
     ) -> None:
@@ -232,7 +229,7 @@ class _FoldingRewriter(_Rewriter):
             g.add("Reshape", [z_flat, g.const("shape_nchw", np.array(shape, np.int64))], [zb])
         g.remove(plan.conv3)
         self.replace_block_output(last.output[0], zb, c, (mul, add, relu))
-        return BlockOutcome(_label(mul), c, True, residual=add is not None, hoisted=True, folded=True)
+        return BlockOutcome(label(mul), c, True, residual=add is not None, hoisted=True, folded=True)
 
     def flat(self, blocked: str, shape: tuple[int, ...]) -> str:
         """``blocked`` ([N, C/b, H, W, b] bytes) viewed as one sample of N*C channels."""
@@ -257,5 +254,5 @@ def rewrite_native_folded(
     model = onnx.ModelProto()
     model.CopyFrom(optimized)
     if not fold:
-        return _Rewriter(model, shapes, block, hoist=hoist).run()
+        return BlockRewriter(model, shapes, block, hoist=hoist).run()
     return _FoldingRewriter(model, shapes, block, hoist=hoist, batched=fold_batched).run()

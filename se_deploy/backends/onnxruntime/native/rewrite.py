@@ -27,16 +27,15 @@ use it only when asked. :mod:`.fold` absorbs ``W3`` into FC1 instead and folds t
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from se_deploy.backends.onnxruntime.native.graph import EditableGraph, Shape, attribute, is_op, label
 from se_deploy.backends.onnxruntime.native.platform import NCHWC_DOMAIN
 
-Shape = tuple[int, ...]
 _SQUEEZE_DEPTH = 12  # how far up from the gate the squeeze may be (FCs, activations, reorders)
 
 
@@ -74,116 +73,12 @@ class NativeRewrite:
         return sum(b.native for b in self.blocks)
 
 
-class _Graph:
-    """Producer / consumer indexes over a GraphProto that is edited in place."""
+class BlockRewriter:
+    """Rewrites every SE block of one optimized graph (``run``); :mod:`.fold` subclasses it to fold gates."""
 
-    def __init__(self, graph: onnx.GraphProto) -> None:
-        self.graph = graph
-        self.initializers = {i.name: i for i in graph.initializer}
-        self.outputs = {o.name for o in graph.output}
-        self.all: list[onnx.NodeProto] = list(graph.node)  # held, so id() of each node stays valid
-        self.removed: set[int] = set()
-        self._names: Counter[str] = Counter()
-        self.reindex()
-
-    def reindex(self) -> None:
-        self.producer: dict[str, onnx.NodeProto] = {}
-        self.consumers: dict[str, list[onnx.NodeProto]] = {}
-        for node in self.nodes():
-            for out in node.output:
-                if out:
-                    self.producer[out] = node
-            for name in node.input:
-                if name:
-                    self.consumers.setdefault(name, []).append(node)
-
-    def nodes(self) -> list[onnx.NodeProto]:
-        return [n for n in self.all if id(n) not in self.removed]
-
-    def fresh(self, base: str) -> str:
-        self._names[base] += 1
-        return f"se_native/{base}_{self._names[base]}"
-
-    def const(self, base: str, values: np.ndarray) -> str:
-        name = self.fresh(base)
-        self.graph.initializer.append(numpy_helper.from_array(values, name))
-        self.initializers[name] = self.graph.initializer[-1]
-        return name
-
-    def add(self, op: str, inputs: list[str], outputs: list[str], *, domain: str = "", **attrs: object) -> None:
-        node = helper.make_node(op, inputs, outputs, name=self.fresh(op), domain=domain, **attrs)
-        self.all.append(node)
-
-    def remove(self, node: onnx.NodeProto) -> None:
-        self.removed.add(id(node))
-
-    def rename_uses(self, old: str, new: str) -> None:
-        for node in self.nodes():
-            for i, name in enumerate(node.input):
-                if name == old:
-                    node.input[i] = new
-
-    def used(self, name: str) -> bool:
-        return name in self.outputs or any(name in n.input for n in self.nodes())
-
-    def finish(self) -> None:
-        """Drop dead nodes and unused initializers, then write the nodes back in topological order."""
-        producer = {out: node for node in self.nodes() for out in node.output if out}
-        needed: set[str] = set()
-        keep: dict[int, onnx.NodeProto] = {}
-        stack = list(self.outputs)
-        while stack:
-            name = stack.pop()
-            if name in needed:
-                continue
-            needed.add(name)
-            node = producer.get(name)
-            if node is not None and id(node) not in keep:
-                keep[id(node)] = node
-                stack.extend(i for i in node.input if i)
-        ordered = _topological(list(keep.values()), self.graph)
-        kept_inits = [i for i in self.graph.initializer if i.name in needed]
-        del self.graph.node[:]
-        self.graph.node.extend(ordered)
-        del self.graph.initializer[:]
-        self.graph.initializer.extend(kept_inits)
-
-
-def _topological(nodes: list[onnx.NodeProto], graph: onnx.GraphProto) -> list[onnx.NodeProto]:
-    available = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
-    pending = list(nodes)
-    order: list[onnx.NodeProto] = []
-    while pending:
-        ready = [n for n in pending if all(i in available for i in n.input)]
-        if not ready:
-            raise ValueError("the rewritten graph has a cycle or a dangling input")  # a bug, not a user error
-        ready_ids = {id(n) for n in ready}
-        pending = [n for n in pending if id(n) not in ready_ids]
-        for node in ready:
-            order.append(node)
-            available.update(node.output)
-    return order
-
-
-def _attr(node: onnx.NodeProto, name: str, default: object = None) -> object:
-    for a in node.attribute:
-        if a.name == name:
-            return helper.get_attribute_value(a)
-    return default
-
-
-def _is(node: onnx.NodeProto | None, op: str, domain: str = "") -> bool:
-    return node is not None and node.op_type == op and node.domain == domain
-
-
-def _label(node: onnx.NodeProto) -> str:
-    return node.name or node.output[0]
-
-
-class _Rewriter:
     def __init__(self, model: onnx.ModelProto, shapes: dict[str, Shape], block: int, *, hoist: bool) -> None:
         self.model = model
-        self.g = _Graph(model.graph)
+        self.g = EditableGraph(model.graph)
         self.shapes = shapes
         self.block = block
         self.hoist = hoist
@@ -192,7 +87,7 @@ class _Rewriter:
     def blocked_source(self, name: str) -> str | None:
         """``Xb`` when ``name`` is ``ReorderOutput(Xb)`` to plain NCHW."""
         node = self.g.producer.get(name)
-        if _is(node, "ReorderOutput", NCHWC_DOMAIN) and not _attr(node, "channels_last", 0):
+        if is_op(node, "ReorderOutput", NCHWC_DOMAIN) and not attribute(node, "channels_last", 0):
             return node.input[0]
         return None
 
@@ -204,15 +99,15 @@ class _Rewriter:
         if name in self.g.initializers:
             return numpy_helper.to_array(self.g.initializers[name]).reshape(-1).tolist()
         node = self.g.producer.get(name)
-        if _is(node, "Constant") and _attr(node, "value") is not None:
-            return numpy_helper.to_array(_attr(node, "value")).reshape(-1).tolist()  # type: ignore[arg-type]
+        if is_op(node, "Constant") and attribute(node, "value") is not None:
+            return numpy_helper.to_array(attribute(node, "value")).reshape(-1).tolist()  # type: ignore[arg-type]
         return None
 
     def is_squeeze(self, node: onnx.NodeProto) -> bool:
-        if _is(node, "GlobalAveragePool") or _is(node, "GlobalAveragePool", NCHWC_DOMAIN):
+        if is_op(node, "GlobalAveragePool") or is_op(node, "GlobalAveragePool", NCHWC_DOMAIN):
             return True
-        if _is(node, "ReduceMean") and _attr(node, "keepdims", 1) == 1:
-            axes = _attr(node, "axes")
+        if is_op(node, "ReduceMean") and attribute(node, "keepdims", 1) == 1:
+            axes = attribute(node, "axes")
             if axes is None and len(node.input) > 1:
                 axes = self.constant(node.input[1])
             return axes is not None and sorted(int(a) % 4 for a in axes) == [2, 3]
@@ -238,7 +133,7 @@ class _Rewriter:
         """(Mul, X, gate, squeeze) for every Mul that scales a tensor by a gate computed from its squeeze."""
         found = []
         for node in self.g.nodes():
-            if not _is(node, "Mul") or len(node.input) != 2:
+            if not is_op(node, "Mul") or len(node.input) != 2:
                 continue
             for x, gate in (node.input, reversed(node.input)):
                 squeeze = self.squeeze_of(gate, x)
@@ -275,9 +170,9 @@ class _Rewriter:
     def concat_reason(self, x: str) -> str | None:
         """'' when X is a channel Concat of blocked tensors we can concatenate blocked; None: not a Concat."""
         node = self.g.producer.get(x)
-        if not _is(node, "Concat"):
+        if not is_op(node, "Concat"):
             return None
-        if int(_attr(node, "axis", 0)) not in (1, -3) or len(self.shapes.get(x, ())) != 4:
+        if int(attribute(node, "axis", 0)) not in (1, -3) or len(self.shapes.get(x, ())) != 4:
             return "the SE input is a Concat that is not over the channels of a 4-D tensor"
         for part in node.input:
             channels = self.shapes.get(part, (0, 0))[1] if len(self.shapes.get(part, ())) == 4 else None
@@ -306,14 +201,14 @@ class _Rewriter:
     ) -> tuple[onnx.NodeProto | None, str | None, onnx.NodeProto | None]:
         """The residual Add (and its Relu) this Mul feeds alone, and the residual's tensor."""
         users = self.g.consumers.get(mul.output[0], [])
-        if len(users) != 1 or not _is(users[0], "Add") or mul.output[0] in self.g.outputs:
+        if len(users) != 1 or not is_op(users[0], "Add") or mul.output[0] in self.g.outputs:
             return None, None, None
         add = users[0]
         other = add.input[1] if add.input[0] == mul.output[0] else add.input[0]
         if other == mul.output[0] or self.shapes.get(other) != shape:
             return None, None, None
         relu_users = self.g.consumers.get(add.output[0], [])
-        relu = relu_users[0] if len(relu_users) == 1 and _is(relu_users[0], "Relu") else None
+        relu = relu_users[0] if len(relu_users) == 1 and is_op(relu_users[0], "Relu") else None
         if relu is not None and add.output[0] in self.g.outputs:
             relu = None
         return add, other, relu
@@ -321,14 +216,14 @@ class _Rewriter:
     def hoistable(self, xb: str) -> tuple[str, np.ndarray, np.ndarray] | None:
         """(conv input, W3 [C, Cin], b3 [C]) when Xb is a linear 1x1 stride-1 pointwise nchwc conv."""
         conv = self.g.producer.get(xb)
-        if not _is(conv, "Conv", NCHWC_DOMAIN) or _attr(conv, "activation") is not None:
+        if not is_op(conv, "Conv", NCHWC_DOMAIN) or attribute(conv, "activation") is not None:
             return None
         if len(conv.input) > 3 and conv.input[3]:
             return None  # a fused sum: not linear in the conv input alone
-        if list(_attr(conv, "kernel_shape", [])) != [1, 1] or int(_attr(conv, "group", 1)) != 1:
+        if list(attribute(conv, "kernel_shape", [])) != [1, 1] or int(attribute(conv, "group", 1)) != 1:
             return None
-        if any(int(s) != 1 for s in _attr(conv, "strides", [1, 1])) or any(
-            int(p) for p in _attr(conv, "pads", [0] * 4)
+        if any(int(s) != 1 for s in attribute(conv, "strides", [1, 1])) or any(
+            int(p) for p in attribute(conv, "pads", [0] * 4)
         ):
             return None
         if conv.input[1] not in self.g.initializers:
@@ -364,7 +259,7 @@ class _Rewriter:
             return True
         self.g.add("GlobalAveragePool", [xb], [pooled], domain=NCHWC_DOMAIN)
         for user in list(self.g.consumers.get(squeeze.output[0], [])):
-            if _is(user, "ReorderInput", NCHWC_DOMAIN) and not _attr(user, "channels_last", 0):
+            if is_op(user, "ReorderInput", NCHWC_DOMAIN) and not attribute(user, "channels_last", 0):
                 self.g.rename_uses(user.output[0], pooled)
                 self.g.remove(user)
         self.g.remove(squeeze)
@@ -406,7 +301,7 @@ class _Rewriter:
         self.g.add("Reshape", [z_flat, unflat], [zb])
 
         self.replace_block_output(last.output[0], zb, c, (mul, add, relu))
-        return BlockOutcome(_label(mul), c, True, residual=add is not None, hoisted=hoisted)
+        return BlockOutcome(label(mul), c, True, residual=add is not None, hoisted=hoisted)
 
     def blocked_residual(self, residual: str) -> str:
         """The residual in blocked layout: ORT's own blocked tensor, or a reorder of a plain one."""
@@ -425,7 +320,7 @@ class _Rewriter:
     def replace_block_output(self, y: str, zb: str, c: int, replaced: tuple[onnx.NodeProto | None, ...]) -> None:
         """Readers of the block's plain output ``y`` read the blocked ``zb`` (a reorder only where one needs plain)."""
         for user in list(self.g.consumers.get(y, [])):
-            if _is(user, "ReorderInput", NCHWC_DOMAIN) and not _attr(user, "channels_last", 0):
+            if is_op(user, "ReorderInput", NCHWC_DOMAIN) and not attribute(user, "channels_last", 0):
                 self.g.rename_uses(user.output[0], zb)
                 self.g.remove(user)
         for node in replaced:
@@ -440,7 +335,7 @@ class _Rewriter:
             reason, shape = self.check(mul, x, gate, squeeze)
             channels = shape[1] if shape else None
             if reason:
-                outcomes.append(BlockOutcome(_label(mul), channels, False, reason))
+                outcomes.append(BlockOutcome(label(mul), channels, False, reason))
                 continue
             assert shape is not None
             outcomes.append(self.rewrite_valid_block(mul, x, gate, squeeze, shape))
@@ -475,4 +370,4 @@ def rewrite_native(
     """Rewrite every SE block of ORT's optimized graph ``optimized`` (a copy is edited)."""
     model = onnx.ModelProto()
     model.CopyFrom(optimized)
-    return _Rewriter(model, shapes, block, hoist=hoist).run()
+    return BlockRewriter(model, shapes, block, hoist=hoist).run()
