@@ -124,6 +124,8 @@ def _build(
             (staged / NATIVE_DIR).mkdir()
             for bucket, name in native.files().items():
                 onnx.save(native.graphs[bucket], str(staged / name))
+            if native.weights is not None:
+                (staged / native.weights_file).write_bytes(native.weights.data)
         atomic_write_text(staged / ENGINE_FILENAME, description.to_json())
         replace_dir(staged, request.output, staging)
     return OnnxRuntimeBuild(request.output, description, measured.to_dict())

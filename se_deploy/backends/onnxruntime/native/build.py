@@ -16,6 +16,7 @@ from se_deploy.backends.onnxruntime.native.optimize import fix_batch, optimize_w
 from se_deploy.backends.onnxruntime.native.platform import NativePlatform, current_platform
 from se_deploy.backends.onnxruntime.native.rewrite import BlockOutcome
 from se_deploy.backends.onnxruntime.native.session import session_options
+from se_deploy.backends.onnxruntime.native.shared_weights import WEIGHTS_FILE, SharedWeights, share_weights
 from se_deploy.backends.onnxruntime.native.verify import NativeVerification, compare_logits, image_like_inputs
 from se_deploy.errors import SeDeployError
 from se_deploy.onnx_compare import batch_is_dynamic
@@ -38,6 +39,7 @@ class NativeBuild:
     fold: bool = False  # the SE gate folded into conv3's weights where exact and smaller (see fold.py)
     fold_batched: bool = False  # ... at batch > 1 too (one group=N conv), not only at batch 1
     folded: dict[int, int] = field(default_factory=dict)  # bucket -> SE blocks folded in its graph
+    weights: SharedWeights | None = None  # the graphs' large initializers, one copy each (shared_weights.py)
 
     @property
     def native_blocks(self) -> int:
@@ -45,6 +47,10 @@ class NativeBuild:
 
     def files(self) -> dict[int, str]:
         return {bucket: f"{NATIVE_DIR}/batch{bucket}.onnx" for bucket in self.graphs}
+
+    @property
+    def weights_file(self) -> str:
+        return f"{NATIVE_DIR}/{WEIGHTS_FILE}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +63,7 @@ class NativeBuild:
                 "batched": self.fold_batched,
                 "folded_blocks": {str(k): v for k, v in self.folded.items()},
             },
+            "weights": self.weights.to_dict(self.weights_file) if self.weights else None,
             "native_blocks": self.native_blocks,
             "blocks": [b.to_dict() for b in self.blocks],
             "verification": [v.to_dict() for v in self.verification],
@@ -131,7 +138,8 @@ def build_native(
                     f"no engine written. Build with --portable, and report this model"
                 )
             graphs[bucket] = rewritten.model
-    return NativeBuild(platform, graphs, blocks, verification, hoist, notes, fold, fold_batched, folded)
+    weights = share_weights(list(graphs.values()))  # after verification: the sessions above read inline data
+    return NativeBuild(platform, graphs, blocks, verification, hoist, notes, fold, fold_batched, folded, weights)
 
 
 def _fold_notes(bucket: int, blocks: list[BlockOutcome]) -> list[str]:

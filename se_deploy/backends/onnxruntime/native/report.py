@@ -16,10 +16,17 @@ def native_summary(native: dict[str, Any]) -> str:
         else ""
     )
     worst = max(native["verification"], key=lambda v: v["max_relative_error"])
+    weights = native.get("weights")
+    shared = (
+        f"; weights stored once for all buckets ({weights['bytes'] / 1e6:.1f} MB, "
+        f"{weights['bytes_if_inline'] / 1e6:.1f} MB if each graph held its own)"
+        if weights
+        else ""
+    )
     return (
         f"SE-native: {native['native_blocks']} of {len(blocks)} SE blocks rewritten in ORT's NCHWc graph "
         f"({hoisted} with the squeeze hoisted), batch buckets {', '.join(map(str, native['buckets']))}; "
         f"for ONNX Runtime {platform['onnxruntime']}, {platform['isa']}, NCHWc block {platform['nchwc_block']}; "
         f"vs stock ORT on image-like inputs: max relative error {worst['max_relative_error']:.1e}, "
-        f"top-1 agreement {min(v['top1_agreement'] for v in native['verification']):.0%}{fold}"
+        f"top-1 agreement {min(v['top1_agreement'] for v in native['verification']):.0%}{fold}{shared}"
     )

@@ -69,6 +69,23 @@ def test_every_bucket_is_written_verified_and_described(native_engine: Path) -> 
     assert groups == sorted(expected)
 
 
+def test_bucket_graphs_share_one_weights_file(native_engine: Path) -> None:
+    native = EngineDescription.read(native_engine).native
+    assert native is not None
+    weights = native["weights"]
+    assert weights["file"] == "native/weights.bin"
+    assert (native_engine / weights["file"]).stat().st_size == weights["bytes"]
+    # three buckets of the same weights stored once (alignment padding aside)
+    assert weights["bytes"] < 0.5 * weights["bytes_if_inline"] and weights["tensors"] == 3 * weights["distinct_tensors"]
+    for name in native["files"].values():
+        graph = onnx.load(str(native_engine / name), load_external_data=False)
+        external = [t for t in graph.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+        assert external and all(
+            e.value == "weights.bin" for t in external for e in t.external_data if e.key == "location"
+        )
+        assert (native_engine / name).stat().st_size < weights["bytes"] / 2
+
+
 @pytest.mark.parametrize("n", [1, 3, 4, 6])
 def test_load_serves_any_batch_by_padding_and_chunking(
     native_engine: Path, digits_models: dict[str, Path], n: int
