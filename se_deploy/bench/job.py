@@ -64,6 +64,7 @@ class BenchReport:
     fidelity: list[dict[str, Any]] = field(default_factory=list)
     accuracy: list[dict[str, Any]] = field(default_factory=list)
     profile: list[dict[str, Any]] = field(default_factory=list)
+    engines: list[dict[str, Any]] = field(default_factory=list)  # what each build reported (SE-native blocks, ...)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,6 +78,7 @@ class BenchReport:
             "fidelity": self.fidelity,
             "accuracy": self.accuracy,
             "profile": self.profile,
+            "engines": self.engines,
             "notes": self.notes,
         }
 
@@ -212,8 +214,19 @@ def _build_engines(
                     quant_target=backend.quant_target,
                     input_shapes=request.input_shapes,
                 )
-                backend.build(BuildRequest(sources[variant], target, preparation, force=True), plan.options, progress)
+                built = backend.build(
+                    BuildRequest(sources[variant], target, preparation, force=True), plan.options, progress
+                )
                 engines[name, variant, precision] = target
+                report.engines.append(
+                    {
+                        "backend": name,
+                        "variant": variant,
+                        "precision": precision,
+                        "summary": list(built.summary),
+                        "notes": list(built.notes),
+                    }
+                )
     if not engines and any(get_backend(name).build is not None for name in request.backends):
         raise InvalidArgumentError("no backend could be measured on this machine: add --backend onnxruntime")
     return engines

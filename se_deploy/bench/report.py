@@ -14,6 +14,8 @@ JSON schema ``se-deploy/bench/1``::
       "fidelity": [{backend, variant, precision, batch, reference, top1_agreement, max_abs_error}],
       "accuracy": [{backend, variant, precision, images, top1, top5, note}],
       "profile":  [{variant, precision, category, ms, share}],
+      "engines":  [{backend, variant, precision, summary: [str], notes: [str]}]  (what each build said: SE-native
+                   blocks rewritten, fallback reasons, ...),
       "notes": [str]
     }
 
@@ -125,6 +127,12 @@ def markdown(report: dict[str, Any]) -> str:
             )
     if report["notes"]:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in report["notes"]]
+    engines = report.get("engines") or []  # absent from reports written before it existed
+    if engines:
+        lines += ["", "## Engines", ""]
+        for engine in engines:
+            said = " ".join(engine["summary"]).replace("\n", "; ")
+            lines.append(f"- {engine['backend']} {engine['variant']} {engine['precision']}: {said}")
     return "\n".join(lines) + "\n"
 
 

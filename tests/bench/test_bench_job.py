@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,13 @@ def test_json_follows_the_schema(bench_run: tuple[dict, Path]) -> None:
         assert row["stock_vs_twin"] > 0 and row["fused_vs_twin"] > 0 and row["fused_portable_vs_twin"] > 0
     eager = [r for r in report["overhead"] if r["backend"] == "torch-eager"]
     assert eager and all(r["fused_vs_twin"] is None for r in eager)
+    built = {(e["backend"], e["variant"]): " ".join(e["summary"] + e["notes"]) for e in report["engines"]}
+    assert set(built) == {("onnxruntime", v) for v in ("stock", "fused", "fused-portable", "twin", "baseline")}
+    assert re.search(
+        r"SE-native: \d of 4 SE blocks rewritten|SE-native graphs not built", built["onnxruntime", "fused"]
+    )
+    assert "SE-native" not in built["onnxruntime", "fused-portable"]
+    assert "## Engines" in (out / "report.md").read_text()
 
 
 def test_accuracy_fidelity_and_profile(bench_run: tuple[dict, Path]) -> None:
