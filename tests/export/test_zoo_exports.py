@@ -11,6 +11,7 @@ import pytest
 
 from se_deploy.backends.base import BuildRequest
 from se_deploy.backends.onnxruntime.build import OnnxRuntimeOptions, build_onnxruntime_engine
+from se_deploy.backends.onnxruntime.native.consumer_fold import FOLD_TARGET as CONSUMER_FOLD
 from se_deploy.backends.onnxruntime.native.platform import current_platform
 from se_deploy.export.job import ExportRequest, run_export
 from se_deploy.models import create_model, get_spec
@@ -38,6 +39,8 @@ NATIVE_AT_BLOCK_8 = {
     "se_inception_resnet_v2_tiny": 2,  # C=260 in the others
     "se_shufflenet_g3_tiny": 0,  # grouped 1x1 convs ORT does not block; the last block is blocked already
 }
+# ... and of those, gates folded into the depthwise conv after the block (all but the last, which feeds the pool)
+FOLDED_INTO_DEPTHWISE_AT_BLOCK_8 = {"se_mobilenet_tiny": 3}
 
 
 @pytest.mark.parametrize("name", list(TINY_FAMILIES))
@@ -68,6 +71,8 @@ def _check_native_engine(source: Path, engine: Path, name: str, se_blocks: int) 
     block = current_platform().nchwc_block
     if block == 8:  # this project's AVX2 machines; other block sizes change which blocks are aligned
         assert (native["native_blocks"] if native else 0) == NATIVE_AT_BLOCK_8[name]
+        into_depthwise = sum(b["fold_target"] == CONSUMER_FOLD for b in native["blocks"]) if native else 0
+        assert into_depthwise == FOLDED_INTO_DEPTHWISE_AT_BLOCK_8.get(name, 0)
     if native is None:
         assert any("no SE block could be rewritten" in n or "not built" in n for n in description.notes)
         return

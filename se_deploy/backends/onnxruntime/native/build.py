@@ -145,8 +145,8 @@ def build_native(
 def _fold_notes(bucket: int, blocks: list[BlockOutcome]) -> list[str]:
     """One note per rewritten block whose gate stays a scaling pass, with the reason (engine.json + stderr)."""
     return [
-        f"SE-native: SE block {b.mul} at batch {bucket}: gate not folded into conv3 ({b.fold_reason}); "
-        "it is scaled by the grouped conv instead"
+        f"SE-native: SE block {b.mul} at batch {bucket}: gate not folded into conv3 ({b.fold_reason}) "
+        f"nor into the conv after it ({b.consumer_fold_reason or 'not tried'}); it is scaled by the grouped conv instead"
         for b in blocks
         if b.native and not b.folded and b.fold_reason
     ]

@@ -26,6 +26,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from se_deploy.backends.onnxruntime.native.consumer_fold import consumer_plan, fold_into_consumer
 from se_deploy.backends.onnxruntime.native.graph import Shape, attribute, is_op, label
 from se_deploy.backends.onnxruntime.native.platform import NCHWC_DOMAIN
 from se_deploy.backends.onnxruntime.native.rewrite import (
@@ -35,6 +36,8 @@ from se_deploy.backends.onnxruntime.native.rewrite import (
     block_pointwise_weight,
     unblock_pointwise_weight,
 )
+
+FOLD_TARGET = "conv3 (the SE input's 1x1 conv)"
 
 
 @dataclass(frozen=True)
@@ -164,9 +167,15 @@ class _FoldingRewriter(BlockRewriter):
         self, mul: onnx.NodeProto, x: str, gate: str, squeeze: onnx.NodeProto, shape: Shape
     ) -> BlockOutcome:
         plan = fold_plan(self, mul, x, squeeze, gate, shape, batched=self.batched)
-        if isinstance(plan, str):
-            return replace(self.rewrite_block(mul, x, gate, squeeze, shape), fold_reason=plan)
-        return self.fold(mul, squeeze, shape, plan)
+        if not isinstance(plan, str):
+            return self.fold(mul, squeeze, shape, plan)
+        consumer = consumer_plan(self, mul, shape)
+        if shape[0] > 1 and not self.batched and not isinstance(consumer, str):
+            consumer = f"batch {shape[0]}: the folded filter would be per sample (folding is applied at batch 1)"
+        if not isinstance(consumer, str):
+            return fold_into_consumer(self, mul, x, gate, squeeze, shape, consumer)
+        rewritten = self.rewrite_block(mul, x, gate, squeeze, shape)
+        return replace(rewritten, fold_reason=plan, consumer_fold_reason=consumer)
 
     def absorb_into_fc1(self, plan: FoldPlan, squeeze: onnx.NodeProto, w3: np.ndarray, b3: np.ndarray) -> None:
         """FC1 reads the pooled conv3 input: W1' = W1 W3, b1' = W1 b3 + b1 (in float64, stored float32)."""
@@ -229,7 +238,9 @@ class _FoldingRewriter(BlockRewriter):
             g.add("Reshape", [z_flat, g.const("shape_nchw", np.array(shape, np.int64))], [zb])
         g.remove(plan.conv3)
         self.replace_block_output(last.output[0], zb, c, (mul, add, relu))
-        return BlockOutcome(label(mul), c, True, residual=add is not None, hoisted=True, folded=True)
+        return BlockOutcome(
+            label(mul), c, True, residual=add is not None, hoisted=True, folded=True, fold_target=FOLD_TARGET
+        )
 
     def flat(self, blocked: str, shape: tuple[int, ...]) -> str:
         """``blocked`` ([N, C/b, H, W, b] bytes) viewed as one sample of N*C channels."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 
@@ -10,8 +11,10 @@ def native_summary(native: dict[str, Any]) -> str:
     blocks = native["blocks"]
     hoisted = sum(b["hoisted"] for b in blocks)
     folded = native.get("fold_gate", {}).get("folded_blocks", {})
+    targets = Counter(b.get("fold_target") or "conv3" for b in blocks if b.get("folded"))  # first bucket's blocks
     fold = (
-        f"; SE gate folded into conv3's weights in {', '.join(f'{v} blocks at batch {k}' for k, v in folded.items())}"
+        f"; SE gate folded into a conv's weights in {', '.join(f'{v} blocks at batch {k}' for k, v in folded.items())}"
+        f" ({', '.join(f'{target}: {count}' for target, count in targets.items())} at batch {native['buckets'][0]})"
         if any(folded.values())
         else ""
     )

@@ -47,8 +47,10 @@ class BlockOutcome:
     reason: str = ""  # why it was left as ORT wrote it
     residual: bool = False  # the residual Add (and Relu) fused into the scaling conv
     hoisted: bool = False  # squeeze read before the SE input's linear 1x1 conv
-    folded: bool = False  # the gate scales conv3's weights (see fold.py): no scaling pass at all
-    fold_reason: str = ""  # why the gate was not folded ('' when folded or folding was not asked for)
+    folded: bool = False  # the gate scales a conv's weights (fold.py, consumer_fold.py): no scaling pass at all
+    fold_target: str = ""  # which conv's weights the gate scales, when folded
+    fold_reason: str = ""  # why the gate was not folded into conv3 ('' when folded or folding was not asked for)
+    consumer_fold_reason: str = ""  # ... nor into the depthwise conv after the block (consumer_fold.py)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -59,7 +61,9 @@ class BlockOutcome:
             "residual": self.residual,
             "hoisted": self.hoisted,
             "folded": self.folded,
+            "fold_target": self.fold_target,
             "fold_reason": self.fold_reason,
+            "consumer_fold_reason": self.consumer_fold_reason,
         }
 
 

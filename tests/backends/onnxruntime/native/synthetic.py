@@ -96,3 +96,61 @@ def optimized_concat_se_graph(n: int, parts: tuple[int, ...], hw: int, block: in
     shapes = {f"P{i}": (n, channels, hw, hw) for i, channels in enumerate(parts)}
     shapes |= {name: (n, c, hw, hw) for name in ("X", "y", "out")} | {"mean": (n, c, 1, 1), "gate": (n, c, 1, 1)}
     return model, shapes
+
+
+def optimized_depthwise_se_graph(
+    n: int, c: int, hw: int, block: int, *, group: int | None = None, bias: bool = True, fused_sum: bool = False
+) -> tuple[onnx.ModelProto, dict]:
+    """x -> nchwc Conv1x1+Relu -> ReorderOutput -> SE -> Mul -> ReorderInput -> nchwc 3x3 depthwise (stride 2): MobileNet.
+
+    The depthwise filter is stored as ORT stores it, OIHWBo ([C/b, 1, 3, 3, b] bytes as dims [C, 1, 3, 3]).
+    """
+    rng = np.random.default_rng(0)
+    dw_plain = rng.standard_normal((c, 1, 3, 3)).astype(np.float32)
+    dw_blocked = dw_plain.reshape(c // block, block, 1, 3, 3).transpose(0, 2, 3, 4, 1).reshape(c, 1, 3, 3)
+    inits = [
+        numpy_helper.from_array((rng.standard_normal((c, c, 1, 1)) / np.sqrt(c)).astype(np.float32), "wp"),
+        numpy_helper.from_array(np.array([2, 3], np.int64), "axes"),
+        numpy_helper.from_array(rng.standard_normal((block, c, 1, 1)).astype(np.float32), "w1"),
+        numpy_helper.from_array(rng.standard_normal((c, block, 1, 1)).astype(np.float32), "w2"),
+        numpy_helper.from_array(np.ascontiguousarray(dw_blocked), "wd"),
+        numpy_helper.from_array(rng.standard_normal(c).astype(np.float32), "bd"),
+    ]
+    dw_inputs = ["y_b", "wd", "bd" if bias else ""]
+    if fused_sum:
+        dw_inputs.append("xin_b")
+    nodes = [
+        helper.make_node("ReorderInput", ["x"], ["xin_b"], domain=NCHWC, channels_last=0),
+        helper.make_node("Conv", ["xin_b", "wp"], ["xb"], domain=NCHWC, kernel_shape=[1, 1], activation="Relu"),
+        helper.make_node("ReorderOutput", ["xb"], ["X"], domain=NCHWC, channels=c, channels_last=0),
+        helper.make_node("ReduceMean", ["X", "axes"], ["mean"], keepdims=1),
+        helper.make_node("ReorderInput", ["mean"], ["mean_b"], domain=NCHWC, channels_last=0),
+        helper.make_node("Conv", ["mean_b", "w1"], ["h_b"], domain=NCHWC, kernel_shape=[1, 1], activation="Relu"),
+        helper.make_node("Conv", ["h_b", "w2"], ["g_b"], domain=NCHWC, kernel_shape=[1, 1], activation="Sigmoid"),
+        helper.make_node("ReorderOutput", ["g_b"], ["gate"], domain=NCHWC, channels=c, channels_last=0),
+        helper.make_node("Mul", ["X", "gate"], ["y"]),
+        helper.make_node("ReorderInput", ["y"], ["y_b"], domain=NCHWC, channels_last=0),
+        helper.make_node(
+            "Conv",
+            dw_inputs,
+            ["d_b"],
+            domain=NCHWC,
+            kernel_shape=[3, 3],
+            strides=[1, 1] if fused_sum else [2, 2],
+            pads=[1, 1, 1, 1],
+            group=c if group is None else group,
+            activation="Relu",
+        ),
+        helper.make_node("ReorderOutput", ["d_b"], ["out"], domain=NCHWC, channels=c, channels_last=0),
+    ]
+    out_hw = hw if fused_sum else (hw + 1) // 2
+    graph = helper.make_graph(
+        nodes,
+        "se_dw",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, c, hw, hw])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [n, c, out_hw, out_hw])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid(NCHWC, 1)])
+    shapes = {name: (n, c, hw, hw) for name in ("x", "X", "y")} | {"mean": (n, c, 1, 1), "gate": (n, c, 1, 1)}
+    return model, shapes | {"out": (n, c, out_hw, out_hw)}

@@ -157,7 +157,7 @@ def test_cli_build_reports_native_blocks_and_fallbacks(tmp_path: Path, digits_mo
     if current_platform().nchwc_block == 8:
         assert "left as ONNX Runtime optimized it" in result.stderr
         stdout, stderr = " ".join(result.stdout.split()), " ".join(result.stderr.split())
-        assert "SE gate folded into conv3's weights in 1 blocks at batch 1, 1 blocks at batch 2" in stdout
+        assert "SE gate folded into a conv's weights in 1 blocks at batch 1, 1 blocks at batch 2 (conv3" in stdout
         assert "gate not folded into conv3 (the weight is not smaller than the activation" in stderr
     result = CliRunner().invoke(main, ["build", source, "-o", str(tmp_path / "p"), "--portable"])
     assert result.exit_code == 0 and "SE-native" not in result.stdout

@@ -1,0 +1,128 @@
+"""Gate folded into the depthwise conv after the SE block (native/consumer_fold.py): structure and layout
+arithmetic at both NCHWc block sizes, numbers on this CPU, every fallback reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper, numpy_helper
+
+from se_deploy.backends.onnxruntime.native.consumer_fold import FOLD_TARGET
+from se_deploy.backends.onnxruntime.native.fold import rewrite_native_folded
+from se_deploy.backends.onnxruntime.native.platform import current_platform
+
+from .synthetic import optimized_depthwise_se_graph
+
+
+def _attrs(node: onnx.NodeProto) -> dict:
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _producers(model: onnx.ModelProto) -> dict[str, onnx.NodeProto]:
+    return {o: n for n in model.graph.node for o in n.output}
+
+
+@pytest.mark.parametrize("block", [8, 16])
+@pytest.mark.parametrize("n", [1, 3])
+def test_gate_scales_the_depthwise_filter_and_the_scaling_pass_is_gone(block: int, n: int) -> None:
+    c = 2 * block
+    model, shapes = optimized_depthwise_se_graph(n, c, 6, block)
+    result = rewrite_native_folded(model, shapes, block, fold_batched=True)
+    (outcome,) = result.blocks
+    assert outcome.native and outcome.folded and outcome.fold_target == FOLD_TARGET
+    out = result.model
+    producers, inits = _producers(out), {i.name: numpy_helper.to_array(i) for i in out.graph.initializer}
+    source_inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    assert not [node for node in out.graph.node if node.op_type == "Mul" and "X" in node.input]
+    (dw,) = [node for node in out.graph.node if node.op_type == "Conv" and _attrs(node)["kernel_shape"] == [3, 3]]
+    attrs = _attrs(dw)
+    assert attrs["group"] == n * c and attrs["strides"] == [2, 2] and attrs["activation"] == b"Relu"
+    source = dw.input[0] if n == 1 else producers[dw.input[0]].input[0]
+    assert source == "xb"  # the pointwise conv's blocked output itself: no reorder, no scaling conv
+    np.testing.assert_array_equal(inits[dw.input[2]], np.tile(source_inits["bd"], n))
+    if n > 1:
+        (reshape_out,) = [node for node in out.graph.node if dw.output[0] in node.input]
+        assert reshape_out.output[0] == "d_b" and inits[reshape_out.input[1]].tolist() == [n, c, 0, 0]
+
+    # the layout arithmetic, evaluated in numpy: Reshape(Mul(w_view, Reshape(gate))) must be s[n, c] * W[c], blocked
+    reshape_w = producers[dw.input[1]]
+    mul = producers[reshape_w.input[0]]
+    w_view = next(inits[i] for i in mul.input if i in inits)
+    gate_reshape = producers[next(i for i in mul.input if i not in inits)]
+    assert gate_reshape.input[0] == "g_b"  # ORT's blocked gate: the same bytes as [N, C, 1, 1]
+    gate = np.random.default_rng(5).uniform(size=(n, c)).astype(np.float32)
+    scaled = (w_view * gate.reshape(inits[gate_reshape.input[1]])).reshape(inits[reshape_w.input[1]])
+    plain = source_inits["wd"].reshape(c // block, 3, 3, block).transpose(0, 3, 1, 2).reshape(c, 3, 3)
+    for sample in range(n):
+        want = (gate[sample][:, None, None] * plain).reshape(c // block, block, 3, 3).transpose(0, 2, 3, 1)
+        np.testing.assert_array_equal(scaled[sample * c : (sample + 1) * c].reshape(-1), want.reshape(-1))
+
+
+def test_without_bias_the_folded_conv_has_none() -> None:
+    model, shapes = optimized_depthwise_se_graph(1, 16, 6, 8, bias=False)
+    result = rewrite_native_folded(model, shapes, 8)
+    assert result.blocks[0].folded
+    (dw,) = [
+        node for node in result.model.graph.node if node.op_type == "Conv" and _attrs(node)["kernel_shape"] == [3, 3]
+    ]
+    assert len(dw.input) == 2 or not dw.input[2]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"group": 8}, "the conv after the SE block is not depthwise (group != C)"),
+        ({"fused_sum": True}, "the depthwise conv after the SE block has a fused sum"),
+    ],
+)
+def test_each_fallback_keeps_the_scaling_conv_and_says_why(change: dict, reason: str) -> None:
+    model, shapes = optimized_depthwise_se_graph(1, 16, 6, 8, **change)
+    (outcome,) = rewrite_native_folded(model, shapes, 8).blocks
+    assert outcome.native and not outcome.folded and outcome.consumer_fold_reason == reason
+    assert outcome.fold_reason  # conv3 folding was refused first (the pointwise conv has a fused Relu)
+
+
+def test_a_second_reader_of_the_se_output_blocks_folding() -> None:
+    model, shapes = optimized_depthwise_se_graph(1, 16, 6, 8)
+    model.graph.output.append(helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 16, 6, 6]))
+    (outcome,) = rewrite_native_folded(model, shapes, 8).blocks
+    assert not outcome.folded and outcome.consumer_fold_reason == "the SE output does not feed one blocked conv alone"
+
+
+def test_a_non_constant_filter_blocks_folding() -> None:
+    model, shapes = optimized_depthwise_se_graph(1, 16, 6, 8)
+    (weight,) = [i for i in model.graph.initializer if i.name == "wd"]
+    model.graph.initializer.remove(weight)
+    model.graph.input.append(helper.make_tensor_value_info("wd", onnx.TensorProto.FLOAT, [16, 1, 3, 3]))
+    (outcome,) = rewrite_native_folded(model, shapes, 8).blocks
+    assert outcome.consumer_fold_reason == "the depthwise conv's weight is not a constant [C, 1, kh, kw] tensor"
+
+
+def test_batch_folding_off_folds_at_batch_one_only() -> None:
+    model, shapes = optimized_depthwise_se_graph(2, 16, 6, 8)
+    (outcome,) = rewrite_native_folded(model, shapes, 8, fold_batched=False).blocks
+    assert not outcome.folded and outcome.consumer_fold_reason.startswith(
+        "batch 2: the folded filter would be per sample"
+    )
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_folded_graph_computes_the_same_on_this_cpu(n: int) -> None:
+    import onnxruntime as ort
+
+    block = current_platform().nchwc_block
+    if block is None:
+        pytest.skip("ONNX Runtime uses no NCHWc layout on this CPU")
+    model, shapes = optimized_depthwise_se_graph(n, 4 * block, 7, block)
+    rewritten = rewrite_native_folded(model, shapes, block, fold_batched=True)
+    assert rewritten.blocks[0].folded
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    feeds = {"x": np.random.default_rng(3).standard_normal((n, 4 * block, 7, 7)).astype(np.float32)}
+    want, got = (
+        ort.InferenceSession(m.SerializeToString(), options, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+        for m in (model, rewritten.model)
+    )
+    assert want.shape == (n, 4 * block, 4, 4)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(np.abs(want).max()))
