@@ -19,6 +19,7 @@ import numpy as np
 import onnx
 
 from se_deploy.backends.engine_folder import EngineDescription
+from se_deploy.backends.onnxruntime.native.graph import FOLDED_CONV, GATE_WEIGHTS
 from se_deploy.backends.registry import get_backend
 from se_deploy.rewrite.match import find_se_blocks
 
@@ -50,6 +51,10 @@ def categorize(node_name: str, op_name: str, roles: dict[str, str]) -> str:
     if node_name.startswith("se_native/"):  # nodes the SE-native rewrite wrote (native/rewrite.py)
         if op_name == "Reshape":
             return "SE-native reshapes (views)"
+        if node_name.startswith(f"se_native/{FOLDED_CONV}_"):  # the network's own conv (the twin runs it too)
+            return "convolutions with the SE gate folded into their weights"
+        if node_name.startswith(f"se_native/{GATE_WEIGHTS}_"):
+            return "SE gate x conv weights (folding)"
         if op_name == "Conv" and node_name.startswith("se_native/Conv"):
             return "SE-native scale (+ residual, ReLU) conv"
         return "SE squeeze"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from se_deploy.backends.onnxruntime.native.platform import current_platform
 from se_deploy.bench.job import BenchRequest, run_bench
 from se_deploy.cli import main
 from se_deploy.errors import InvalidArgumentError
@@ -93,6 +94,9 @@ def test_accuracy_fidelity_and_profile(bench_run: tuple[dict, Path]) -> None:
     assert abs(sum(r["share"] for r in report["profile"] if r["variant"] == "twin") - 1.0) < 1e-6
     native = {r["category"] for r in report["profile"] if r["variant"] == "fused"}  # the SE-native engine's graph
     assert "SE-native scale (+ residual, ReLU) conv" in native
+    folded = {"convolutions with the SE gate folded into their weights", "SE gate x conv weights (folding)"}
+    if current_platform().nchwc_block == 8:  # the first stage's block folds at batch 1 (native/fold.py)
+        assert folded <= native
 
 
 def test_markdown_and_plots(bench_run: tuple[dict, Path]) -> None:

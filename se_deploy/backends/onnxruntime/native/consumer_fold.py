@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from se_deploy.backends.onnxruntime.native.graph import Shape, attribute, is_op, label
+from se_deploy.backends.onnxruntime.native.graph import FOLDED_CONV, GATE_WEIGHTS, Shape, attribute, is_op, label
 from se_deploy.backends.onnxruntime.native.platform import NCHWC_DOMAIN
 from se_deploy.backends.onnxruntime.native.rewrite import BlockOutcome, BlockRewriter
 
@@ -96,7 +96,7 @@ def fold_into_consumer(
     w_view = g.const("dw_w", plan.weight.reshape(1, c // b, kh * kw, b))
     s_view, scaled, weight = g.fresh("gate_view"), g.fresh("scaled_dw_w"), g.fresh("folded_dw_w")
     g.add("Reshape", [gate_source, g.const("shape_gate", np.array([n, c // b, 1, b], np.int64))], [s_view])
-    g.add("Mul", [w_view, s_view], [scaled])
+    g.add("Mul", [w_view, s_view], [scaled], role=GATE_WEIGHTS)
     g.add("Reshape", [scaled, g.const("shape_w", np.array([n * c, 1, kh, kw], np.int64))], [weight])
 
     source = xb
@@ -110,10 +110,10 @@ def fold_into_consumer(
     attrs["group"] = n * c
     out = plan.conv.output[0]
     if n == 1:
-        g.add("Conv", inputs, [out], domain=NCHWC_DOMAIN, **attrs)
+        g.add("Conv", inputs, [out], domain=NCHWC_DOMAIN, role=FOLDED_CONV, **attrs)
     else:
         flat_out = g.fresh("z_flat")
-        g.add("Conv", inputs, [flat_out], domain=NCHWC_DOMAIN, **attrs)
+        g.add("Conv", inputs, [flat_out], domain=NCHWC_DOMAIN, role=FOLDED_CONV, **attrs)
         # 0 copies the input's dim: H', W' as the conv computed them (stride, padding)
         g.add("Reshape", [flat_out, g.const("shape_nchw", np.array([n, c, 0, 0], np.int64))], [out])
     for node in (mul, plan.reorder, plan.conv):

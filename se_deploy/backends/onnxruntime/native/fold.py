@@ -27,7 +27,7 @@ import onnx
 from onnx import numpy_helper
 
 from se_deploy.backends.onnxruntime.native.consumer_fold import consumer_plan, fold_into_consumer
-from se_deploy.backends.onnxruntime.native.graph import Shape, attribute, is_op, label
+from se_deploy.backends.onnxruntime.native.graph import FOLDED_CONV, GATE_WEIGHTS, Shape, attribute, is_op, label
 from se_deploy.backends.onnxruntime.native.platform import NCHWC_DOMAIN
 from se_deploy.backends.onnxruntime.native.rewrite import (
     BlockOutcome,
@@ -209,13 +209,13 @@ class _FoldingRewriter(BlockRewriter):
         w3_view = g.const("conv3_w", plan.w3_blocked.reshape(1, c // b, cin, b))
         s_view, scaled, weight = g.fresh("gate_view"), g.fresh("scaled_w"), g.fresh("folded_w")
         g.add("Reshape", [plan.gate_source, g.const("shape_gate", np.array([n, c // b, 1, b], np.int64))], [s_view])
-        g.add("Mul", [w3_view, s_view], [scaled])
+        g.add("Mul", [w3_view, s_view], [scaled], role=GATE_WEIGHTS)
         g.add("Reshape", [scaled, g.const("shape_w", np.array([n * c, cin, 1, 1], np.int64))], [weight])
         inputs = [plan.conv_in if n == 1 else self.flat(plan.conv_in, (1, n * cin, h, w)), weight]
         if plan.b3 is not None:
             s_flat, bias = g.fresh("gate_flat"), g.fresh("folded_b")
             g.add("Reshape", [plan.gate_source, g.const("shape_vec", np.array([n * c], np.int64))], [s_flat])
-            g.add("Mul", [s_flat, g.const("conv3_b", np.tile(plan.b3, n))], [bias])
+            g.add("Mul", [s_flat, g.const("conv3_b", np.tile(plan.b3, n))], [bias], role=GATE_WEIGHTS)
             inputs.append(bias)
         attrs: dict[str, object] = {
             "kernel_shape": [1, 1],
@@ -231,10 +231,10 @@ class _FoldingRewriter(BlockRewriter):
                 attrs["activation"] = "Relu"
         zb = g.fresh("z")
         if n == 1:
-            g.add("Conv", inputs, [zb], domain=NCHWC_DOMAIN, **attrs)
+            g.add("Conv", inputs, [zb], domain=NCHWC_DOMAIN, role=FOLDED_CONV, **attrs)
         else:
             z_flat = g.fresh("z_flat")
-            g.add("Conv", inputs, [z_flat], domain=NCHWC_DOMAIN, **attrs)
+            g.add("Conv", inputs, [z_flat], domain=NCHWC_DOMAIN, role=FOLDED_CONV, **attrs)
             g.add("Reshape", [z_flat, g.const("shape_nchw", np.array(shape, np.int64))], [zb])
         g.remove(plan.conv3)
         self.replace_block_output(last.output[0], zb, c, (mul, add, relu))

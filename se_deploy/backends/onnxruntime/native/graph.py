@@ -10,6 +10,9 @@ import onnx
 from onnx import helper, numpy_helper
 
 Shape = tuple[int, ...]
+# node roles (names) that bench --profile tells apart from the SE's own passes (bench/profile.py)
+FOLDED_CONV = "FoldedConv"  # a conv of the network itself, running with gate-scaled weights
+GATE_WEIGHTS = "GateWeights"  # the gate multiplied into a conv's weights
 
 
 class EditableGraph:
@@ -48,8 +51,11 @@ class EditableGraph:
         self.initializers[name] = self.graph.initializer[-1]
         return name
 
-    def add(self, op: str, inputs: list[str], outputs: list[str], *, domain: str = "", **attrs: object) -> None:
-        node = helper.make_node(op, inputs, outputs, name=self.fresh(op), domain=domain, **attrs)
+    def add(
+        self, op: str, inputs: list[str], outputs: list[str], *, domain: str = "", role: str = "", **attrs: object
+    ) -> None:
+        """Append a node named ``se_native/<role or op>_<k>`` (the role names it for bench --profile)."""
+        node = helper.make_node(op, inputs, outputs, name=self.fresh(role or op), domain=domain, **attrs)
         self.all.append(node)
 
     def remove(self, node: onnx.NodeProto) -> None:
