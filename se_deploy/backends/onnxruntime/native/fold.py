@@ -112,8 +112,13 @@ def fold_plan(
     reason = _linear_pointwise_reason(conv3)
     if reason:
         return reason
-    readers = {id(u) for u in g.consumers.get(x, [])}
-    if len(g.consumers.get(xb, [])) != 1 or readers != {id(squeeze), id(mul)} or x in g.outputs:
+    blocked_squeeze = rewriter.is_blocked_squeeze(squeeze, xb)  # ORT pools xb itself (GlobalAveragePool exports)
+    reorder = g.producer[x]
+    xb_readers = {id(u) for u in g.consumers.get(xb, [])}
+    x_readers = {id(u) for u in g.consumers.get(x, [])}
+    expected_xb = {id(reorder), id(squeeze)} if blocked_squeeze else {id(reorder)}
+    expected_x = {id(mul)} if blocked_squeeze else {id(squeeze), id(mul)}
+    if xb_readers != expected_xb or x_readers != expected_x or x in g.outputs:
         return "conv3's output is read by more than the SE block"
     w3 = _conv_weight(rewriter, conv3)
     if w3 is None or w3.ndim != 4 or w3.shape[0] != c:
@@ -138,10 +143,18 @@ def _fc1_of(rewriter: BlockRewriter, squeeze: onnx.NodeProto, c: int) -> onnx.No
     g = rewriter.g
     not_fc = "the squeeze does not feed one blocked 1x1 FC conv alone (FC1 cannot absorb conv3)"
     users = g.consumers.get(squeeze.output[0], [])
-    if len(users) != 1 or not is_op(users[0], "ReorderInput", NCHWC_DOMAIN) or attribute(users[0], "channels_last", 0):
+    if (
+        len(users) == 1
+        and is_op(users[0], "ReorderInput", NCHWC_DOMAIN)
+        and not attribute(users[0], "channels_last", 0)
+    ):
+        pooled = users[0].output[0]
+    elif squeeze.domain == NCHWC_DOMAIN:  # ORT's blocked squeeze: FC1 reads the pooled vector directly
+        pooled = squeeze.output[0]
+    else:
         return not_fc
-    readers = g.consumers.get(users[0].output[0], [])
-    if len(readers) != 1 or not is_op(readers[0], "Conv", NCHWC_DOMAIN) or readers[0].input[0] != users[0].output[0]:
+    readers = g.consumers.get(pooled, [])
+    if len(readers) != 1 or not is_op(readers[0], "Conv", NCHWC_DOMAIN) or readers[0].input[0] != pooled:
         return not_fc
     fc1 = readers[0]
     if list(attribute(fc1, "kernel_shape", [])) != [1, 1] or int(attribute(fc1, "group", 1)) != 1:

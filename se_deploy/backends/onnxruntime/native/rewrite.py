@@ -167,9 +167,22 @@ class BlockRewriter:
             return f"C={c} is not a multiple of the NCHWc block size {self.block}", shape
         if self.shapes.get(gate) != (n, c, 1, 1):
             return f"the gate has shape {self.shapes.get(gate)}, not [N,C,1,1]=[{n},{c},1,1]", shape
-        if squeeze.input[0] != x:
-            return "the squeeze does not read the SE input's plain NCHW tensor", shape
+        if squeeze.input[0] != x and not (xb is not None and self.is_blocked_squeeze(squeeze, xb)):
+            return "the squeeze does not read the SE input (its plain tensor, or blocked by ORT)", shape
         return "", shape
+
+    def is_blocked_squeeze(self, squeeze: onnx.NodeProto, xb: str) -> bool:
+        """ORT already pools the blocked SE input (GlobalAveragePool exports: legacy torch, TF, Paddle)."""
+        return is_op(squeeze, "GlobalAveragePool", NCHWC_DOMAIN) and squeeze.input[0] == xb
+
+    def unexpanded(self, gate: str) -> str:
+        """The [N,C,1,1] gate before an Expand to the SE input's shape (Gemm-style SE blocks), else ``gate``."""
+        node = self.g.producer.get(gate)
+        if is_op(node, "Expand") and len(self.shapes.get(node.input[0], ())) == 4:
+            n, c, h, w = self.shapes[node.input[0]]
+            if (h, w) == (1, 1) and self.shapes.get(gate, (n, c))[:2] == (n, c):
+                return node.input[0]
+        return gate
 
     def concat_reason(self, x: str) -> str | None:
         """'' when X is a channel Concat of blocked tensors we can concatenate blocked; None: not a Concat."""
@@ -248,6 +261,8 @@ class BlockRewriter:
 
     def rewrite_squeeze(self, squeeze: onnx.NodeProto, xb: str, c: int) -> bool:
         """Squeeze in blocked layout (hoisted above a linear 1x1 conv where exact); True when hoisted."""
+        if self.is_blocked_squeeze(squeeze, xb):
+            return False  # ORT pools the blocked tensor already and its FCs read the pooled vector blocked
         pooled = self.g.fresh("squeeze")
         hoisted = self.hoistable(xb) if self.hoist else None
         if hoisted is not None:
@@ -335,7 +350,8 @@ class BlockRewriter:
 
     def run(self) -> NativeRewrite:
         outcomes: list[BlockOutcome] = []
-        for mul, x, gate, squeeze in self.se_muls():
+        for mul, x, expanded_gate, squeeze in self.se_muls():
+            gate = self.unexpanded(expanded_gate)
             reason, shape = self.check(mul, x, gate, squeeze)
             channels = shape[1] if shape else None
             if reason:

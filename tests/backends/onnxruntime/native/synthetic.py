@@ -13,8 +13,14 @@ from onnx import TensorProto, helper, numpy_helper
 NCHWC = "com.microsoft.nchwc"
 
 
-def optimized_se_graph(n: int, c: int, hw: int, block: int, *, residual: bool = True) -> tuple[onnx.ModelProto, dict]:
-    """x -> nchwc Conv1x1 (linear) -> ReorderOutput -> SE (ReduceMean, FCs) -> Mul [-> Add(r) -> Relu] -> ReorderInput."""
+def optimized_se_graph(
+    n: int, c: int, hw: int, block: int, *, residual: bool = True, blocked_squeeze: bool = False, expand: bool = False
+) -> tuple[onnx.ModelProto, dict]:
+    """x -> nchwc Conv1x1 (linear) -> ReorderOutput -> SE (ReduceMean, FCs) -> Mul [-> Add(r) -> Relu] -> ReorderInput.
+
+    ``blocked_squeeze``: the squeeze as ORT writes a GlobalAveragePool export's, an nchwc GlobalAveragePool on
+    the blocked tensor feeding FC1 directly. ``expand``: the gate Expanded to X's shape before the Mul.
+    """
     rng = np.random.default_rng(0)
     cp = -(-c // block) * block  # ORT pads blocked weights to the block size
     inits = [
@@ -28,13 +34,25 @@ def optimized_se_graph(n: int, c: int, hw: int, block: int, *, residual: bool = 
         helper.make_node("ReorderInput", ["x"], ["xin_b"], domain=NCHWC, channels_last=0),
         helper.make_node("Conv", ["xin_b", "w3", "b3"], ["xb"], domain=NCHWC, kernel_shape=[1, 1], group=1),
         helper.make_node("ReorderOutput", ["xb"], ["X"], domain=NCHWC, channels=c, channels_last=0),
-        helper.make_node("ReduceMean", ["X", "axes"], ["mean"], keepdims=1),
-        helper.make_node("ReorderInput", ["mean"], ["mean_b"], domain=NCHWC, channels_last=0),
+    ]
+    if blocked_squeeze:
+        nodes.append(helper.make_node("GlobalAveragePool", ["xb"], ["mean_b"], domain=NCHWC))
+    else:
+        nodes += [
+            helper.make_node("ReduceMean", ["X", "axes"], ["mean"], keepdims=1),
+            helper.make_node("ReorderInput", ["mean"], ["mean_b"], domain=NCHWC, channels_last=0),
+        ]
+    nodes += [
         helper.make_node("Conv", ["mean_b", "w1"], ["h_b"], domain=NCHWC, kernel_shape=[1, 1], activation="Relu"),
         helper.make_node("Conv", ["h_b", "w2"], ["g_b"], domain=NCHWC, kernel_shape=[1, 1], activation="Sigmoid"),
         helper.make_node("ReorderOutput", ["g_b"], ["gate"], domain=NCHWC, channels=c, channels_last=0),
-        helper.make_node("Mul", ["X", "gate"], ["scaled"]),
     ]
+    gate = "gate"
+    if expand:
+        inits.append(numpy_helper.from_array(np.array([n, c, hw, hw], np.int64), "x_shape"))
+        nodes.append(helper.make_node("Expand", ["gate", "x_shape"], ["gate_full"]))
+        gate = "gate_full"
+    nodes.append(helper.make_node("Mul", ["X", gate], ["scaled"]))
     last = "scaled"
     if residual:
         nodes += [
@@ -57,7 +75,7 @@ def optimized_se_graph(n: int, c: int, hw: int, block: int, *, residual: bool = 
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid(NCHWC, 1)])
     plain = (n, c, hw, hw)
     shapes = {name: plain for name in ("x", "r", "X", "R", "scaled", "sum", "y", "out")}
-    shapes |= {"mean": (n, c, 1, 1), "gate": (n, c, 1, 1)}
+    shapes |= {"mean": (n, c, 1, 1), "gate": (n, c, 1, 1), "gate_full": plain}
     return model, shapes
 
 

@@ -115,12 +115,14 @@ def _session(model: onnx.ModelProto):  # type: ignore[no-untyped-def]
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
-@pytest.mark.parametrize(("n", "residual"), [(1, True), (1, False), (2, True)])
-def test_folded_synthetic_graphs_compute_the_same_on_this_cpu(n: int, residual: bool) -> None:
+@pytest.mark.parametrize(
+    ("n", "residual", "blocked_squeeze"), [(1, True, False), (1, False, False), (2, True, False), (2, True, True)]
+)
+def test_folded_synthetic_graphs_compute_the_same_on_this_cpu(n: int, residual: bool, blocked_squeeze: bool) -> None:
     block = current_platform().nchwc_block
     if block is None:
         pytest.skip("ONNX Runtime uses no NCHWc layout on this CPU")
-    model, shapes = optimized_se_graph(n, 2 * block, 5, block, residual=residual)
+    model, shapes = optimized_se_graph(n, 2 * block, 5, block, residual=residual, blocked_squeeze=blocked_squeeze)
     folded = rewrite_native_folded(model, shapes, block, fold_batched=True)
     assert folded.blocks[0].folded
     rng = np.random.default_rng(5)

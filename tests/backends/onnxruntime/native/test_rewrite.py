@@ -139,7 +139,21 @@ def test_se_on_a_concat_with_an_unaligned_branch_falls_back() -> None:
     assert rewrite_native(model, shapes, 8).blocks[0].native
 
 
-@pytest.mark.parametrize("graph", ["residual", "plain", "concat"])
+@pytest.mark.parametrize("block", [8, 16])
+def test_ort_blocked_squeeze_and_an_expanded_gate_are_rewritten(block: int) -> None:
+    """GlobalAveragePool exports (legacy torch, TF, Paddle): ORT pools the blocked tensor; Gemm SEs Expand the gate."""
+    model, shapes = optimized_se_graph(2, 2 * block, 3, block, blocked_squeeze=True, expand=True)
+    rewritten = rewrite_native(model, shapes, block, hoist=True)
+    (outcome,) = rewritten.blocks
+    assert outcome.native and outcome.residual and not outcome.hoisted
+    ops = [(n.domain, n.op_type, list(n.input)) for n in rewritten.model.graph.node]
+    assert [o for o in ops if o[1] == "GlobalAveragePool"] == [(NCHWC, "GlobalAveragePool", ["xb"])]  # ORT's, kept
+    assert not [o for o in ops if o[1] in ("Mul", "Expand", "Add", "Relu")]
+    (scale,) = [n for n in rewritten.model.graph.node if n.op_type == "Conv" and n.name.startswith("se_native/")]
+    assert next(a.i for a in scale.attribute if a.name == "group") == 2 * 2 * block
+
+
+@pytest.mark.parametrize("graph", ["residual", "plain", "concat", "blocked_squeeze", "expand"])
 @pytest.mark.parametrize("hoist", [False, True])
 def test_synthetic_graphs_compute_the_same_on_this_cpu(graph: str, hoist: bool) -> None:
     """At this CPU's block size the hand-written NCHWc graphs run: the rewrite must not change their outputs."""
@@ -151,9 +165,18 @@ def test_synthetic_graphs_compute_the_same_on_this_cpu(graph: str, hoist: bool) 
     if graph == "concat":
         model, shapes = optimized_concat_se_graph(2, (block, 2 * block), 3, block)
     else:
-        model, shapes = optimized_se_graph(2, 4 * block, 3, block, residual=graph == "residual")
+        model, shapes = optimized_se_graph(
+            2,
+            4 * block,
+            3,
+            block,
+            residual=graph != "plain",
+            blocked_squeeze=graph == "blocked_squeeze",
+            expand=graph == "expand",
+        )
     rewritten = rewrite_native(model, shapes, block, hoist=hoist)
-    assert rewritten.native_blocks == 1 and rewritten.blocks[0].hoisted == (hoist and graph != "concat")
+    hoistable = graph in ("residual", "plain", "expand")  # a blocked squeeze is ORT's own: left as it is
+    assert rewritten.native_blocks == 1 and rewritten.blocks[0].hoisted == (hoist and hoistable)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     rng = np.random.default_rng(3)
