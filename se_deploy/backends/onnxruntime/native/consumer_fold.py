@@ -11,7 +11,14 @@ blocked depthwise filter ``[C, 1, k, k]`` as OIHWBo, bytes ``[C/b, 1, k, k, b]``
 ``(c // b, c % b)``), so a gate ``[N, C, 1, 1]`` viewed ``[N, C/b, 1, b]`` broadcasts onto the filter
 viewed ``[1, C/b, k*k, b]``. At batch N the conv runs once with ``group=N*C`` over the batch viewed as
 ``[1, N*C, H, W]`` (same memory as ``[N, C/b, H, W, b]``), bias tiled N times; its output viewed back
-as ``[N, C, H', W']``. The conv keeps its own stride, padding, dilation and fused activation.
+as ``[N, C, H', W']``. The conv keeps its own stride, padding, dilation, fused activation and fused sum.
+
+The same holds for a 1x1 conv after the block (MobileNetV3, EfficientNet, PP-LCNet: SE between the
+depthwise and the projecting 1x1 conv): ``W (s * X) = (W diag(s)) X``, the gate scaling the weight's input
+channels. ORT stores a blocked 1x1 weight ``[O, C, 1, 1]`` as OIHWBiBo, bytes ``[O/b, C/b, b_in, b_out]``
+(input channel ``c`` at axes 1 and 2), so the gate viewed ``[N, 1, C/b, b, 1]`` broadcasts onto the weight
+viewed ``[1, O/b, C/b, b, b]``; at batch N one ``group=N`` conv. The weight (O x C values per sample) must
+be smaller than the activation it spares (C x H x W): folded only where ``O < H*W``.
 """
 
 from __future__ import annotations
@@ -22,11 +29,20 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from se_deploy.backends.onnxruntime.native.graph import FOLDED_CONV, GATE_WEIGHTS, Shape, attribute, is_op, label
+from se_deploy.backends.onnxruntime.native.graph import (
+    FOLDED_CONV,
+    GATE_WEIGHTS,
+    EditableGraph,
+    Shape,
+    attribute,
+    is_op,
+    label,
+)
 from se_deploy.backends.onnxruntime.native.platform import NCHWC_DOMAIN
 from se_deploy.backends.onnxruntime.native.rewrite import BlockOutcome, BlockRewriter
 
 FOLD_TARGET = "depthwise conv after the SE block"
+POINTWISE_TARGET = "1x1 conv after the SE block"
 _NOT_ALONE = "the SE output does not feed one blocked conv alone"
 
 
@@ -35,14 +51,18 @@ class ConsumerPlan:
     """What folding one block's gate into the depthwise conv after it reads from ORT's graph."""
 
     reorder: onnx.NodeProto  # ORT's ReorderInput of the SE output
-    conv: onnx.NodeProto  # the depthwise nchwc conv that reads it
-    weight: np.ndarray  # ORT's blocked (OIHWBo) filter, dims [C, 1, kh, kw]
-    bias: np.ndarray | None  # [C]
+    conv: onnx.NodeProto  # the nchwc conv that reads it: depthwise, or 1x1 ungrouped
+    weight: np.ndarray  # ORT's blocked filter: OIHWBo dims [C, 1, kh, kw], or OIHWBiBo dims [O, C, 1, 1]
+    bias: np.ndarray | None  # [C] or [O]
+
+    @property
+    def depthwise(self) -> bool:
+        return self.weight.shape[1] == 1 and int(attribute(self.conv, "group", 1)) > 1
 
 
 def consumer_plan(rewriter: BlockRewriter, mul: onnx.NodeProto, shape: Shape) -> ConsumerPlan | str:
     """How to fold the gate into the conv after the block, or why that cannot be done exactly."""
-    _n, c, _h, _w = shape
+    _n, c, h, w = shape
     g = rewriter.g
     y = mul.output[0]
     users = g.consumers.get(y, [])
@@ -57,21 +77,28 @@ def consumer_plan(rewriter: BlockRewriter, mul: onnx.NodeProto, shape: Shape) ->
     conv = readers[0]
     if conv.input[0] != reorder.output[0]:
         return _NOT_ALONE
-    if int(attribute(conv, "group", 1)) != c:
-        return "the conv after the SE block is not depthwise (group != C)"
-    if len(conv.input) > 3 and conv.input[3]:
-        return "the depthwise conv after the SE block has a fused sum"
+    group = int(attribute(conv, "group", 1))
     weight = g.initializers.get(conv.input[1])
     array = None if weight is None else numpy_helper.to_array(weight).astype(np.float32)
-    if array is None or array.ndim != 4 or array.shape[:2] != (c, 1):
-        return "the depthwise conv's weight is not a constant [C, 1, kh, kw] tensor"
+    if array is None or array.ndim != 4:
+        return "the conv after the SE block has no constant weight"
+    if group == c and array.shape[:2] == (c, 1):
+        out_c = c
+    elif group == 1 and array.shape[1:] == (c, 1, 1):
+        out_c = array.shape[0]
+        if out_c % rewriter.block:
+            return f"the 1x1 conv after the SE block has {out_c} outputs, not a multiple of the block {rewriter.block}"
+        if out_c >= h * w:
+            return f"the 1x1 conv's weight is not smaller than the activation (Cout={out_c} >= H*W={h * w})"
+    else:
+        return f"the conv after the SE block is neither depthwise nor an ungrouped 1x1 conv (group {group})"
     bias = None
     if len(conv.input) > 2 and conv.input[2]:
         if conv.input[2] not in g.initializers:
-            return "the depthwise conv's bias is not a constant"
+            return "the conv after the SE block has a bias that is not a constant"
         bias = numpy_helper.to_array(g.initializers[conv.input[2]]).astype(np.float32).reshape(-1)
-        if bias.size != c:
-            return "the depthwise conv's bias is not a constant [C] tensor"
+        if bias.size != out_c:
+            return f"the conv after the SE block has a bias of {bias.size} values, not {out_c}"
     return ConsumerPlan(reorder, conv, array, bias)
 
 
@@ -84,30 +111,33 @@ def fold_into_consumer(
     shape: Shape,
     plan: ConsumerPlan,
 ) -> BlockOutcome:
-    """Replace the Mul and the depthwise conv by one depthwise conv over X with gate-scaled filters."""
+    """Replace the Mul and the conv after it by that conv over X with gate-scaled weights."""
     n, c, h, w = shape
     g, b = rewriter.g, rewriter.block
     xb = rewriter.blocked_source(x) or rewriter.blocked_concat(x, shape)
     hoisted = rewriter.rewrite_squeeze(squeeze, xb, c)
-    kh, kw = plan.weight.shape[2:]
-
-    # s[n, c] * W[c] on ORT's blocked bytes: [1, C/b, kh*kw, b] * s[N, C/b, 1, b] -> [N*C, 1, kh, kw]
     gate_source = rewriter.blocked_source(gate) or gate
-    w_view = g.const("dw_w", plan.weight.reshape(1, c // b, kh * kw, b))
-    s_view, scaled, weight = g.fresh("gate_view"), g.fresh("scaled_dw_w"), g.fresh("folded_dw_w")
-    g.add("Reshape", [gate_source, g.const("shape_gate", np.array([n, c // b, 1, b], np.int64))], [s_view])
-    g.add("Mul", [w_view, s_view], [scaled], role=GATE_WEIGHTS)
-    g.add("Reshape", [scaled, g.const("shape_w", np.array([n * c, 1, kh, kw], np.int64))], [weight])
+    out_c, kh, kw = plan.weight.shape[0], plan.weight.shape[2], plan.weight.shape[3]
+    if plan.depthwise:
+        # s[n, c] * W[c] on OIHWBo bytes: [1, C/b, kh*kw, b] * s[N, C/b, 1, b] -> [N*C, 1, kh, kw]
+        w_view, s_shape, groups = plan.weight.reshape(1, c // b, kh * kw, b), [n, c // b, 1, b], n * c
+        weight_shape = [n * c, 1, kh, kw]
+    else:
+        # W[o, c] * s[n, c] on OIHWBiBo bytes: [1, O/b, C/b, b_in, b_out] * s[N, 1, C/b, b, 1] -> [N*O, C, 1, 1]
+        w_view, s_shape, groups = plan.weight.reshape(1, out_c // b, c // b, b, b), [n, 1, c // b, b, 1], n
+        weight_shape = [n * out_c, c, 1, 1]
+    s_view, scaled, weight = g.fresh("gate_view"), g.fresh("scaled_w"), g.fresh("folded_w")
+    g.add("Reshape", [gate_source, g.const("shape_gate", np.array(s_shape, np.int64))], [s_view])
+    g.add("Mul", [g.const("consumer_w", np.ascontiguousarray(w_view)), s_view], [scaled], role=GATE_WEIGHTS)
+    g.add("Reshape", [scaled, g.const("shape_w", np.array(weight_shape, np.int64))], [weight])
 
-    source = xb
-    if n > 1:
-        source = g.fresh("flat")
-        g.add("Reshape", [xb, g.const("shape_flat", np.array([1, n * c, h, w], np.int64))], [source])
-    inputs = [source, weight]
-    if plan.bias is not None:
-        inputs.append(g.const("dw_b", np.tile(plan.bias, n)))
+    inputs = [xb if n == 1 else _flat(g, xb, [1, n * c, h, w]), weight]
+    inputs.append(g.const("consumer_b", np.tile(plan.bias, n)) if plan.bias is not None else "")
+    if len(plan.conv.input) > 3 and plan.conv.input[3]:  # a fused sum: viewed like the output
+        fused_sum = plan.conv.input[3]
+        inputs.append(fused_sum if n == 1 else _flat(g, fused_sum, [1, n * out_c, 0, 0]))
     attrs = {a.name: helper.get_attribute_value(a) for a in plan.conv.attribute if a.name != "group"}
-    attrs["group"] = n * c
+    attrs["group"] = groups
     out = plan.conv.output[0]
     if n == 1:
         g.add("Conv", inputs, [out], domain=NCHWC_DOMAIN, role=FOLDED_CONV, **attrs)
@@ -115,7 +145,15 @@ def fold_into_consumer(
         flat_out = g.fresh("z_flat")
         g.add("Conv", inputs, [flat_out], domain=NCHWC_DOMAIN, role=FOLDED_CONV, **attrs)
         # 0 copies the input's dim: H', W' as the conv computed them (stride, padding)
-        g.add("Reshape", [flat_out, g.const("shape_nchw", np.array([n, c, 0, 0], np.int64))], [out])
+        g.add("Reshape", [flat_out, g.const("shape_nchw", np.array([n, out_c, 0, 0], np.int64))], [out])
     for node in (mul, plan.reorder, plan.conv):
         g.remove(node)
-    return BlockOutcome(label(mul), c, True, hoisted=hoisted, folded=True, fold_target=FOLD_TARGET)
+    target = FOLD_TARGET if plan.depthwise else POINTWISE_TARGET
+    return BlockOutcome(label(mul), c, True, hoisted=hoisted, folded=True, fold_target=target)
+
+
+def _flat(g: EditableGraph, blocked: str, shape: list[int]) -> str:
+    """``blocked`` ([N, C/b, H, W, b] bytes) viewed as one sample of N*C channels (0: keep that dim)."""
+    out = g.fresh("flat")
+    g.add("Reshape", [blocked, g.const("shape_flat", np.array(shape, np.int64))], [out])
+    return out

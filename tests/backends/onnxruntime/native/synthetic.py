@@ -117,11 +117,21 @@ def optimized_concat_se_graph(n: int, parts: tuple[int, ...], hw: int, block: in
 
 
 def optimized_depthwise_se_graph(
-    n: int, c: int, hw: int, block: int, *, group: int | None = None, bias: bool = True, fused_sum: bool = False
+    n: int,
+    c: int,
+    hw: int,
+    block: int,
+    *,
+    group: int | None = None,
+    bias: bool = True,
+    fused_sum: bool = False,
+    pointwise_out: int | None = None,
 ) -> tuple[onnx.ModelProto, dict]:
     """x -> nchwc Conv1x1+Relu -> ReorderOutput -> SE -> Mul -> ReorderInput -> nchwc 3x3 depthwise (stride 2): MobileNet.
 
     The depthwise filter is stored as ORT stores it, OIHWBo ([C/b, 1, 3, 3, b] bytes as dims [C, 1, 3, 3]).
+    ``pointwise_out``: the conv after the SE is instead a 1x1 conv to that many channels (stride 1), its
+    weight stored OIHWBiBo like ORT's.
     """
     rng = np.random.default_rng(0)
     dw_plain = rng.standard_normal((c, 1, 3, 3)).astype(np.float32)
@@ -134,6 +144,13 @@ def optimized_depthwise_se_graph(
         numpy_helper.from_array(np.ascontiguousarray(dw_blocked), "wd"),
         numpy_helper.from_array(rng.standard_normal(c).astype(np.float32), "bd"),
     ]
+    out_c = c
+    if pointwise_out is not None:
+        out_c = pointwise_out
+        plain_pw = rng.standard_normal((out_c, c)).astype(np.float32)
+        blocked_pw = plain_pw.reshape(out_c // block, block, c // block, block).transpose(0, 2, 3, 1)
+        inits[4] = numpy_helper.from_array(np.ascontiguousarray(blocked_pw).reshape(out_c, c, 1, 1), "wd")
+        inits[5] = numpy_helper.from_array(rng.standard_normal(out_c).astype(np.float32), "bd")
     dw_inputs = ["y_b", "wd", "bd" if bias else ""]
     if fused_sum:
         dw_inputs.append("xin_b")
@@ -148,27 +165,32 @@ def optimized_depthwise_se_graph(
         helper.make_node("ReorderOutput", ["g_b"], ["gate"], domain=NCHWC, channels=c, channels_last=0),
         helper.make_node("Mul", ["X", "gate"], ["y"]),
         helper.make_node("ReorderInput", ["y"], ["y_b"], domain=NCHWC, channels_last=0),
-        helper.make_node(
-            "Conv",
-            dw_inputs,
-            ["d_b"],
-            domain=NCHWC,
-            kernel_shape=[3, 3],
-            strides=[1, 1] if fused_sum else [2, 2],
-            pads=[1, 1, 1, 1],
-            group=c if group is None else group,
-            activation="Relu",
-        ),
-        helper.make_node("ReorderOutput", ["d_b"], ["out"], domain=NCHWC, channels=c, channels_last=0),
     ]
-    out_hw = hw if fused_sum else (hw + 1) // 2
+    if pointwise_out is None:
+        nodes.append(
+            helper.make_node(
+                "Conv",
+                dw_inputs,
+                ["d_b"],
+                domain=NCHWC,
+                kernel_shape=[3, 3],
+                strides=[1, 1] if fused_sum else [2, 2],
+                pads=[1, 1, 1, 1],
+                group=c if group is None else group,
+                activation="Relu",
+            )
+        )
+    else:
+        nodes.append(helper.make_node("Conv", dw_inputs, ["d_b"], domain=NCHWC, kernel_shape=[1, 1], group=1))
+    nodes.append(helper.make_node("ReorderOutput", ["d_b"], ["out"], domain=NCHWC, channels=out_c, channels_last=0))
+    out_hw = hw if fused_sum or pointwise_out is not None else (hw + 1) // 2
     graph = helper.make_graph(
         nodes,
         "se_dw",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, c, hw, hw])],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [n, c, out_hw, out_hw])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [n, out_c, out_hw, out_hw])],
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid(NCHWC, 1)])
     shapes = {name: (n, c, hw, hw) for name in ("x", "X", "y")} | {"mean": (n, c, 1, 1), "gate": (n, c, 1, 1)}
-    return model, shapes | {"out": (n, c, out_hw, out_hw)}
+    return model, shapes | {"out": (n, out_c, out_hw, out_hw)}

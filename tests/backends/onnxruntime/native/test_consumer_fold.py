@@ -8,7 +8,7 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from se_deploy.backends.onnxruntime.native.consumer_fold import FOLD_TARGET
+from se_deploy.backends.onnxruntime.native.consumer_fold import FOLD_TARGET, POINTWISE_TARGET
 from se_deploy.backends.onnxruntime.native.fold import rewrite_native_folded
 from se_deploy.backends.onnxruntime.native.platform import current_platform
 
@@ -72,8 +72,8 @@ def test_without_bias_the_folded_conv_has_none() -> None:
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ({"group": 8}, "the conv after the SE block is not depthwise (group != C)"),
-        ({"fused_sum": True}, "the depthwise conv after the SE block has a fused sum"),
+        ({"group": 8}, "the conv after the SE block is neither depthwise nor an ungrouped 1x1 conv (group 8)"),
+        ({"pointwise_out": 40}, "the 1x1 conv's weight is not smaller than the activation (Cout=40 >= H*W=36)"),
     ],
 )
 def test_each_fallback_keeps_the_scaling_conv_and_says_why(change: dict, reason: str) -> None:
@@ -96,7 +96,7 @@ def test_a_non_constant_filter_blocks_folding() -> None:
     model.graph.initializer.remove(weight)
     model.graph.input.append(helper.make_tensor_value_info("wd", onnx.TensorProto.FLOAT, [16, 1, 3, 3]))
     (outcome,) = rewrite_native_folded(model, shapes, 8).blocks
-    assert outcome.consumer_fold_reason == "the depthwise conv's weight is not a constant [C, 1, kh, kw] tensor"
+    assert outcome.consumer_fold_reason == "the conv after the SE block has no constant weight"
 
 
 def test_batch_folding_off_folds_at_batch_one_only() -> None:
@@ -107,14 +107,46 @@ def test_batch_folding_off_folds_at_batch_one_only() -> None:
     )
 
 
-@pytest.mark.parametrize("n", [1, 2])
-def test_folded_graph_computes_the_same_on_this_cpu(n: int) -> None:
+@pytest.mark.parametrize("block", [8, 16])
+@pytest.mark.parametrize("n", [1, 3])
+def test_gate_scales_the_input_channels_of_a_1x1_conv_after_the_block(block: int, n: int) -> None:
+    c, out_c = 2 * block, 3 * block
+    model, shapes = optimized_depthwise_se_graph(n, c, 8, block, pointwise_out=out_c)
+    (outcome,) = rewrite_native_folded(model, shapes, block, fold_batched=True).blocks
+    assert outcome.folded and outcome.fold_target == POINTWISE_TARGET
+    out = rewrite_native_folded(model, shapes, block, fold_batched=True).model
+    producers, inits = _producers(out), {i.name: numpy_helper.to_array(i) for i in out.graph.initializer}
+    source_inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    (conv,) = [node for node in out.graph.node if node.name.startswith("se_native/FoldedConv")]
+    assert _attrs(conv)["group"] == n and (
+        conv.input[0] == "xb" if n == 1 else producers[conv.input[0]].input[0] == "xb"
+    )
+    reshape_w = producers[conv.input[1]]
+    mul = producers[reshape_w.input[0]]
+    w_view = next(inits[i] for i in mul.input if i in inits)
+    gate_reshape = producers[next(i for i in mul.input if i not in inits)]
+    gate = np.random.default_rng(6).uniform(size=(n, c)).astype(np.float32)
+    scaled = (w_view * gate.reshape(inits[gate_reshape.input[1]])).reshape(inits[reshape_w.input[1]])
+    assert scaled.shape == (n * out_c, c, 1, 1)
+    blocked = source_inits["wd"].reshape(out_c // block, c // block, block, block)  # [Ob, Cb, b_in, b_out]
+    plain = blocked.transpose(0, 3, 1, 2).reshape(out_c, c)
+    for sample in range(n):
+        want = (plain * gate[sample][None, :]).reshape(out_c // block, block, c // block, block).transpose(0, 2, 3, 1)
+        np.testing.assert_array_equal(scaled[sample * out_c : (sample + 1) * out_c].reshape(-1), want.reshape(-1))
+
+
+@pytest.mark.parametrize(
+    ("n", "variant"), [(1, "depthwise"), (2, "depthwise"), (2, "depthwise_sum"), (1, "pointwise"), (2, "pointwise")]
+)
+def test_folded_graph_computes_the_same_on_this_cpu(n: int, variant: str) -> None:
     import onnxruntime as ort
 
     block = current_platform().nchwc_block
     if block is None:
         pytest.skip("ONNX Runtime uses no NCHWc layout on this CPU")
-    model, shapes = optimized_depthwise_se_graph(n, 4 * block, 7, block)
+    c = 4 * block
+    pointwise = {"pointwise_out": 2 * block} if variant == "pointwise" else {}
+    model, shapes = optimized_depthwise_se_graph(n, c, 7, block, fused_sum=variant == "depthwise_sum", **pointwise)
     rewritten = rewrite_native_folded(model, shapes, block, fold_batched=True)
     assert rewritten.blocks[0].folded
     options = ort.SessionOptions()
@@ -124,5 +156,5 @@ def test_folded_graph_computes_the_same_on_this_cpu(n: int) -> None:
         ort.InferenceSession(m.SerializeToString(), options, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
         for m in (model, rewritten.model)
     )
-    assert want.shape == (n, 4 * block, 4, 4)
+    assert want.shape[0] == n
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(np.abs(want).max()))
