@@ -79,6 +79,19 @@ def optimized_se_graph(
     return model, shapes
 
 
+def _excitation_of_x(c: int) -> list[onnx.NodeProto]:
+    """X -> ReduceMean -> ORT's blocked FC convs -> gate; y = X * gate, reordered to y_b (no residual)."""
+    return [
+        helper.make_node("ReduceMean", ["X", "axes"], ["mean"], keepdims=1),
+        helper.make_node("ReorderInput", ["mean"], ["mean_b"], domain=NCHWC, channels_last=0),
+        helper.make_node("Conv", ["mean_b", "w1"], ["h_b"], domain=NCHWC, kernel_shape=[1, 1], activation="Relu"),
+        helper.make_node("Conv", ["h_b", "w2"], ["g_b"], domain=NCHWC, kernel_shape=[1, 1], activation="Sigmoid"),
+        helper.make_node("ReorderOutput", ["g_b"], ["gate"], domain=NCHWC, channels=c, channels_last=0),
+        helper.make_node("Mul", ["X", "gate"], ["y"]),
+        helper.make_node("ReorderInput", ["y"], ["y_b"], domain=NCHWC, channels_last=0),
+    ]
+
+
 def optimized_concat_se_graph(n: int, parts: tuple[int, ...], hw: int, block: int) -> tuple[onnx.ModelProto, dict]:
     """Blocked branches -> ReorderOutput each -> Concat(axis=1) -> SE (no residual) -> ReorderInput: an Inception module."""
     rng = np.random.default_rng(0)
@@ -98,13 +111,7 @@ def optimized_concat_se_graph(n: int, parts: tuple[int, ...], hw: int, block: in
         ]
     nodes += [
         helper.make_node("Concat", [f"P{i}" for i in range(len(parts))], ["X"], axis=1),
-        helper.make_node("ReduceMean", ["X", "axes"], ["mean"], keepdims=1),
-        helper.make_node("ReorderInput", ["mean"], ["mean_b"], domain=NCHWC, channels_last=0),
-        helper.make_node("Conv", ["mean_b", "w1"], ["h_b"], domain=NCHWC, kernel_shape=[1, 1], activation="Relu"),
-        helper.make_node("Conv", ["h_b", "w2"], ["g_b"], domain=NCHWC, kernel_shape=[1, 1], activation="Sigmoid"),
-        helper.make_node("ReorderOutput", ["g_b"], ["gate"], domain=NCHWC, channels=c, channels_last=0),
-        helper.make_node("Mul", ["X", "gate"], ["y"]),
-        helper.make_node("ReorderInput", ["y"], ["y_b"], domain=NCHWC, channels_last=0),
+        *_excitation_of_x(c),
         helper.make_node("ReorderOutput", ["y_b"], ["out"], domain=NCHWC, channels=c, channels_last=0),
     ]
     graph = helper.make_graph(
@@ -158,13 +165,7 @@ def optimized_depthwise_se_graph(
         helper.make_node("ReorderInput", ["x"], ["xin_b"], domain=NCHWC, channels_last=0),
         helper.make_node("Conv", ["xin_b", "wp"], ["xb"], domain=NCHWC, kernel_shape=[1, 1], activation="Relu"),
         helper.make_node("ReorderOutput", ["xb"], ["X"], domain=NCHWC, channels=c, channels_last=0),
-        helper.make_node("ReduceMean", ["X", "axes"], ["mean"], keepdims=1),
-        helper.make_node("ReorderInput", ["mean"], ["mean_b"], domain=NCHWC, channels_last=0),
-        helper.make_node("Conv", ["mean_b", "w1"], ["h_b"], domain=NCHWC, kernel_shape=[1, 1], activation="Relu"),
-        helper.make_node("Conv", ["h_b", "w2"], ["g_b"], domain=NCHWC, kernel_shape=[1, 1], activation="Sigmoid"),
-        helper.make_node("ReorderOutput", ["g_b"], ["gate"], domain=NCHWC, channels=c, channels_last=0),
-        helper.make_node("Mul", ["X", "gate"], ["y"]),
-        helper.make_node("ReorderInput", ["y"], ["y_b"], domain=NCHWC, channels_last=0),
+        *_excitation_of_x(c),
     ]
     if pointwise_out is None:
         nodes.append(
