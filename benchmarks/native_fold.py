@@ -1,4 +1,7 @@
-"""What folding the SE gate into conv3 buys: stock / native (grouped scaling conv) / native+fold / twin.
+"""What folding the SE gate into a conv buys: stock / native (grouped scaling conv) / native+fold / twin.
+
+Folds: into conv3 (native/fold.py) or into the conv after the block (native/consumer_fold.py); each row
+counts the folded blocks per target.
 
     python benchmarks/native_fold.py MODEL.onnx --batches 1,8 --rounds 12 --out FILE.json
 
@@ -16,6 +19,7 @@ import argparse
 import json
 import os
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +52,10 @@ class _Session:
         return np.asarray(self.session.run(None, {self.name: batch})[0])
 
 
-def _native_graphs(source: onnx.ModelProto, batch: int, block: int) -> dict[str, tuple[onnx.ModelProto, int]]:
-    """variant -> (rewritten graph, folded blocks)."""
+def _native_graphs(
+    source: onnx.ModelProto, batch: int, block: int
+) -> dict[str, tuple[onnx.ModelProto, dict[str, int]]]:
+    """variant -> (rewritten graph, folded blocks per fold target)."""
     fixed = fix_batch(source, batch)
     with tempfile.TemporaryDirectory() as scratch:
         optimized = optimize_with_ort(fixed, Path(scratch) / "optimized.onnx")
@@ -57,8 +63,8 @@ def _native_graphs(source: onnx.ModelProto, batch: int, block: int) -> dict[str,
     plain = rewrite_native_folded(optimized, shapes, block, fold=False)
     folded = rewrite_native_folded(optimized, shapes, block, fold=True, fold_batched=batch > 1)
     return {
-        "native": (plain.model, 0),
-        "native_fold": (folded.model, sum(b.folded for b in folded.blocks)),
+        "native": (plain.model, {}),
+        "native_fold": (folded.model, dict(Counter(b.fold_target for b in folded.blocks if b.folded))),
     }
 
 
@@ -83,14 +89,20 @@ def main() -> None:
     for batch in (int(b) for b in args.batches.split(",")):
         data = image_like_inputs((batch, *shape), seed=batch)
         runners: dict[tuple[str, ...], Any] = {("stock",): stock_session, ("twin",): twin_session}
-        checks, folded = {}, 0
-        for variant, (graph, count) in _native_graphs(source, batch, platform.nchwc_block).items():
+        checks, targets = {}, {}
+        for variant, (graph, counts) in _native_graphs(source, batch, platform.nchwc_block).items():
             runners[variant,] = _Session(graph, optimize=False, threads=args.threads)
             checks[variant] = compare_logits(stock_session.infer(data), runners[variant,].infer(data), batch).to_dict()
-            folded = max(folded, count)
+            targets = counts or targets
+        folded = sum(targets.values())
         measured = measure_interleaved(runners, {batch: data}, rounds=args.rounds, iterations=args.iterations)
         twin_rounds = measured[("twin",), batch].round_medians_ms
-        row: dict[str, Any] = {"batch": batch, "folded_blocks": folded, "verification_vs_stock": checks}
+        row: dict[str, Any] = {
+            "batch": batch,
+            "folded_blocks": folded,
+            "fold_targets": targets,
+            "verification_vs_stock": checks,
+        }
         for key in runners:
             rounds = measured[key, batch].round_medians_ms
             row[f"{key[0]}_ms_median"] = float(np.median(measured[key, batch].samples_ms))
