@@ -187,9 +187,14 @@ def torch_reference(model: Any, reference_weights: Path | None) -> tuple[torch.n
         from se_deploy.export.torch_model import random_model
 
         # the export's own random weights; exports before BatchNorm fitting record no batch_norm_fitted
-        fitted = bool(facts.get("batch_norm_fitted"))
+        fitted = facts.get("batch_norm_fitted")
         model = random_model(
-            get_spec(name), seed=int(facts["random_seed"]), num_classes=num_classes, fit_statistics=fitted
+            get_spec(name),
+            seed=int(facts["random_seed"]),
+            num_classes=num_classes,
+            se_reduction=facts.get("se_reduction"),
+            statistics=fitted if isinstance(fitted, dict) else None,
+            fit_statistics=bool(fitted),
         )
         return model, None
     return None, "the engine's weights cannot be rebuilt in PyTorch: pass --reference-weights for fidelity"

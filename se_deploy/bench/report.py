@@ -131,7 +131,7 @@ def markdown(report: dict[str, Any]) -> str:
     if engines:
         lines += ["", "## Engines", ""]
         for engine in engines:
-            said = " ".join(engine["summary"]).replace("\n", "; ")
+            said = " ".join(engine["summary"] + engine.get("notes", [])).replace("\n", "; ")
             lines.append(f"- {engine['backend']} {engine['variant']} {engine['precision']}: {said}")
     return "\n".join(lines) + "\n"
 

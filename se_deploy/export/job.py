@@ -111,7 +111,7 @@ def _export(request: ExportRequest, spec: ModelSpec, image_size: int, output: Pa
     models: list[tuple[ModelSpec, nn.Module, str]] = [(spec, model, "model")]
     if request.with_twin:
         twin_spec = get_spec(spec.twin)
-        models.append((twin_spec, build_twin(twin_spec, model), "twin"))
+        models.append((twin_spec, build_twin(twin_spec, model, fit_statistics=weights is None), "twin"))
 
     exported: list[ExportedModel] = []
     with staging_dir(output) as staging:
@@ -132,7 +132,10 @@ def _export(request: ExportRequest, spec: ModelSpec, image_size: int, output: Pa
                 opset=request.opset,
                 exporter=request.exporter,  # type: ignore[arg-type]
             )
-            embed_file(staged.model, embedded_facts(model_spec, module, image_size, weights, role, spec))
+            embed_file(
+                staged.model,
+                embedded_facts(model_spec, module, image_size, weights, role, spec, se_reduction=request.se_reduction),
+            )
             progress(Step(f"checking and verifying {model_spec.name} with ONNX Runtime", 2 + 2 * index, steps))
             check_onnx(staged.model)
             batches = (request.batch,) if request.batch else VERIFY_BATCHES_DYNAMIC

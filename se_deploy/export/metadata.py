@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 import se_deploy
-from se_deploy.export.random_weights import random_weights_record
+from se_deploy.export.random_weights import random_weights_record, statistics_fact
 from se_deploy.export.torch_model import DEFAULT_SEED, spec_num_classes
 from se_deploy.export.torch_to_onnx import INPUT_NAME, OUTPUT_NAME
 from se_deploy.export.verify import Verification
@@ -52,7 +52,13 @@ def triton_config_for(name: str, num_classes: int, image_size: int, batch: int |
 
 
 def embedded_facts(
-    spec: ModelSpec, module: nn.Module, image_size: int, weights: WeightsInfo | None, role: str, exported: ModelSpec
+    spec: ModelSpec,
+    module: nn.Module,
+    image_size: int,
+    weights: WeightsInfo | None,
+    role: str,
+    exported: ModelSpec,
+    se_reduction: int | None = None,
 ) -> dict[str, Any]:
     """What travels inside the ONNX: enough to preprocess inputs and to rebuild the torch reference."""
     source = weights.source if weights and role == "model" else None
@@ -70,7 +76,9 @@ def embedded_facts(
         },
         "weights_from": None if role == "model" else exported.name,
         "random_seed": None if weights else DEFAULT_SEED,
-        "batch_norm_fitted": None if weights else True,  # how random weights are rebuilt (random_weights.py)
+        # how random weights are rebuilt (random_weights.py): statistics fitted as recorded, SE width as exported
+        "batch_norm_fitted": None if weights else statistics_fact(exported.image_size, DEFAULT_SEED),
+        "se_reduction": se_reduction if spec.has_se else None,
         "max_batch": MAX_BATCH,
     }
 
@@ -98,6 +106,10 @@ def metadata_record(
             "source": f"copied from {exported_spec.name} (layers both share); not a trained network: for latency baselines",
             "from_weights": weights.to_dict() if weights else random_weights_record(DEFAULT_SEED),
         }
+        if not weights:
+            weights_record["batch_norm_statistics"] = (
+                "fitted to the twin itself (4 seeded random images): without SE its activations differ"
+            )
     onnx_sha256 = sha256_of(staged.model)
     return {
         "schema": METADATA_SCHEMA,

@@ -49,3 +49,8 @@ def random_weights_record(seed: int) -> dict[str, object]:
         "seed": seed,
         "batch_norm_statistics": f"fitted on {CALIBRATION_BATCH} seeded random images (train-mode pass)",
     }
+
+
+def statistics_fact(image_size: int, seed: int) -> dict[str, int]:
+    """How the statistics were fitted, embedded in the ONNX so fidelity rebuilds exactly these weights."""
+    return {"images": CALIBRATION_BATCH, "image_size": image_size, "seed": seed}

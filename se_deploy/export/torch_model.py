@@ -6,10 +6,12 @@ BatchNorm statistics are fitted to the model (see ``random_weights``) so that th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import nn
 
-from se_deploy.export.random_weights import fit_batch_norm_statistics
+from se_deploy.export.random_weights import fit_batch_norm_statistics, statistics_fact
 from se_deploy.models.checkpoint import WeightsInfo, load_pretrained
 from se_deploy.models.spec import ModelSpec
 
@@ -38,24 +40,33 @@ def random_model(
     seed: int = DEFAULT_SEED,
     num_classes: int | None = None,
     se_reduction: int | None = None,
+    statistics: Mapping[str, int] | None = None,
     fit_statistics: bool = True,
 ) -> nn.Module:
-    """Seeded random weights (reproducible), BatchNorm statistics fitted unless asked not to (older exports)."""
+    """Seeded random weights (reproducible) with BatchNorm statistics fitted as ``statistics`` says (the
+    default: ``statistics_fact(spec.image_size, seed)``); ``fit_statistics=False`` for exports made before."""
     torch.manual_seed(seed)
     model = spec.build(num_classes=num_classes, se_reduction=se_reduction)
     if fit_statistics:
-        fit_batch_norm_statistics(model, spec.image_size, seed=seed)
+        fit = dict(statistics or statistics_fact(spec.image_size, seed))
+        fit_batch_norm_statistics(model, fit["image_size"], seed=fit["seed"], batch=fit["images"])
     return model.eval()
 
 
-def build_twin(twin_spec: ModelSpec, model: nn.Module) -> nn.Module:
-    """The twin with every weight it shares with ``model`` copied over (SE weights stay fresh or dropped)."""
+def build_twin(twin_spec: ModelSpec, model: nn.Module, *, fit_statistics: bool = False) -> nn.Module:
+    """The twin with every weight it shares with ``model`` copied over (SE weights stay fresh or dropped).
+
+    ``fit_statistics`` (random weights): the twin's BatchNorm statistics are fitted to the twin itself, since
+    without the SE gates its activations are not those the SE model's statistics were fitted on.
+    """
     torch.manual_seed(DEFAULT_SEED)
     twin = twin_spec.build(num_classes=spec_num_classes(model)).eval()
     source = model.state_dict()
     target = twin.state_dict()
     shared = {k: v for k, v in source.items() if k in target and target[k].shape == v.shape}
     twin.load_state_dict(shared, strict=False)
+    if fit_statistics:
+        fit_batch_norm_statistics(twin, twin_spec.image_size, seed=DEFAULT_SEED)
     return twin
 
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from se_deploy.export.random_weights import CALIBRATION_BATCH, fit_batch_norm_statistics
-from se_deploy.export.torch_model import DEFAULT_SEED, build_model
+from se_deploy.export.torch_model import DEFAULT_SEED, build_model, build_twin
 from se_deploy.models import create_model
 from se_deploy.models.registry import get_spec
 
@@ -61,3 +61,17 @@ def test_build_model_fits_statistics_only_for_random_weights() -> None:
     assert not torch.all(model.bn1.running_var == 1.0)  # fitted, not fresh
     again, _ = build_model(spec)
     assert torch.equal(again.bn1.running_var, model.bn1.running_var)  # seeded: reproducible
+
+
+def test_the_twin_of_random_weights_gets_statistics_of_its_own() -> None:
+    """Without SE gates the twin's activations differ from the SE model's: its BatchNorms are fitted to it."""
+    model, _ = build_model(get_spec("se_resnet_tiny"))
+    twin_spec = get_spec("resnet_tiny")
+    copied = build_twin(twin_spec, model)
+    fitted = build_twin(twin_spec, model, fit_statistics=True)
+    assert torch.equal(copied.layer2[0].bn1.running_var, model.layer2[0].bn1.running_var)  # plain copy
+    # the stem sees the same images through the same weights in both: the same statistics
+    torch.testing.assert_close(fitted.bn1.running_var, model.bn1.running_var)
+    # after the first SE block the twin's activations are its own
+    assert not torch.allclose(fitted.layer2[0].bn1.running_var, model.layer2[0].bn1.running_var, rtol=1e-3)
+    assert torch.equal(fitted.layer2[0].conv1.weight, model.layer2[0].conv1.weight)  # weights still shared

@@ -19,7 +19,13 @@ from se_deploy import model_metadata
 from se_deploy.backends.base import BuildRequest, BuildResult
 from se_deploy.backends.engine_folder import ENGINE_FILENAME, MODEL_FILENAME, EngineDescription
 from se_deploy.backends.onnxruntime.artifact import BACKEND_NAME, providers_for
-from se_deploy.backends.onnxruntime.native.build import NATIVE_DIR, NativeBuild, build_native, unavailable_reason
+from se_deploy.backends.onnxruntime.native.build import (
+    NATIVE_DIR,
+    NativeBuild,
+    build_native,
+    unavailable_reason,
+    verify_written,
+)
 from se_deploy.backends.onnxruntime.native.platform import current_platform
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.fileio import atomic_write_text, created_dirs, replace_dir, sha256_of, staging_dir
@@ -126,6 +132,8 @@ def _build(
                 onnx.save(native.graphs[bucket], str(staged / name))
             if native.weights is not None:
                 (staged / native.weights_file).write_bytes(native.weights.data)
+            progress("checking the SE-native graphs as written")
+            verify_written(staged, native, source)
         atomic_write_text(staged / ENGINE_FILENAME, description.to_json())
         replace_dir(staged, request.output, staging)
     return OnnxRuntimeBuild(request.output, description, measured.to_dict())

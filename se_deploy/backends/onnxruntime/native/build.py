@@ -142,6 +142,30 @@ def build_native(
     return NativeBuild(platform, graphs, blocks, verification, hoist, notes, fold, fold_batched, folded, weights)
 
 
+def verify_written(folder: Path, native: NativeBuild, source: onnx.ModelProto) -> None:
+    """The engine as written (graphs + shared weights file) runs and reproduces stock ORT: its smallest bucket."""
+    import onnxruntime as ort
+
+    weights = folder / native.weights_file
+    bucket = min(native.graphs)
+    if native.weights is not None:
+        for graph in native.graphs.values():
+            native.weights.check(graph, weights.stat().st_size)
+    path = folder / native.files()[bucket]
+    session = ort.InferenceSession(str(path), session_options(optimize=False), providers=["CPUExecutionProvider"])
+    stock = ort.InferenceSession(
+        source.SerializeToString(), session_options(optimize=True), providers=["CPUExecutionProvider"]
+    )
+    shape = (bucket, *(d.dim_value for d in source.graph.input[0].type.tensor_type.shape.dim[1:]))
+    feeds = {source.graph.input[0].name: image_like_inputs(shape, seed=7)}
+    check = compare_logits(stock.run(None, feeds)[0], session.run(None, feeds)[0], bucket)
+    if not check.passed:
+        raise NativeVerificationError(
+            f"the SE-native graph for batch {bucket} as written to disk does not reproduce stock ONNX Runtime "
+            f"({check.describe()}); no engine written. Build with --portable, and report this model"
+        )
+
+
 def _fold_notes(bucket: int, blocks: list[BlockOutcome]) -> list[str]:
     """One note per rewritten block whose gate stays a scaling pass, with the reason (engine.json + stderr)."""
     return [

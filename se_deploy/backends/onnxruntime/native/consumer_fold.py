@@ -1,4 +1,4 @@
-"""Gate folded into the depthwise conv that reads the SE output: no scaling pass where SE precedes one.
+"""Gate folded into the conv that reads the SE output (depthwise, or 1x1): no scaling pass left for SE.
 
 SE-MobileNet puts SE after a block's pointwise conv (with its ReLU, so :mod:`.fold` cannot use the
 producer), and the next block starts with a depthwise conv. A depthwise filter acts per channel, and zero
@@ -84,9 +84,13 @@ def consumer_plan(rewriter: BlockRewriter, mul: onnx.NodeProto, shape: Shape) ->
         return "the conv after the SE block has no constant weight"
     if group == c and array.shape[:2] == (c, 1):
         out_c = c
+        if array.shape[2] * array.shape[3] >= h * w:
+            return (
+                f"the depthwise filter is not smaller than the image ({array.shape[2]}x{array.shape[3]} >= H*W={h * w})"
+            )
     elif group == 1 and array.shape[1:] == (c, 1, 1):
         out_c = array.shape[0]
-        if out_c % rewriter.block:
+        if out_c % rewriter.block:  # ORT pads blocked weights to the block; a weight that is not is not ORT's
             return f"the 1x1 conv after the SE block has {out_c} outputs, not a multiple of the block {rewriter.block}"
         if out_c >= h * w:
             return f"the 1x1 conv's weight is not smaller than the activation (Cout={out_c} >= H*W={h * w})"

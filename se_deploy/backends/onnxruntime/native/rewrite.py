@@ -50,7 +50,7 @@ class BlockOutcome:
     folded: bool = False  # the gate scales a conv's weights (fold.py, consumer_fold.py): no scaling pass at all
     fold_target: str = ""  # which conv's weights the gate scales, when folded
     fold_reason: str = ""  # why the gate was not folded into conv3 ('' when folded or folding was not asked for)
-    consumer_fold_reason: str = ""  # ... nor into the depthwise conv after the block (consumer_fold.py)
+    consumer_fold_reason: str = ""  # ... nor into the conv after the block (consumer_fold.py)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -175,13 +175,17 @@ class BlockRewriter:
         """ORT already pools the blocked SE input (GlobalAveragePool exports: legacy torch, TF, Paddle)."""
         return is_op(squeeze, "GlobalAveragePool", NCHWC_DOMAIN) and squeeze.input[0] == xb
 
-    def unexpanded(self, gate: str) -> str:
-        """The [N,C,1,1] gate before an Expand to the SE input's shape (Gemm-style SE blocks), else ``gate``."""
+    def unexpanded(self, gate: str, mul: onnx.NodeProto, x: str) -> str:
+        """The [N,C,1,1] gate before an Expand (Gemm-style SE blocks), else ``gate``.
+
+        Exact when the Mul's result has X's shape: the Expand then only broadcast the gate over X.
+        """
         node = self.g.producer.get(gate)
-        if is_op(node, "Expand") and len(self.shapes.get(node.input[0], ())) == 4:
-            n, c, h, w = self.shapes[node.input[0]]
-            if (h, w) == (1, 1) and self.shapes.get(gate, (n, c))[:2] == (n, c):
-                return node.input[0]
+        if not is_op(node, "Expand") or self.shapes.get(mul.output[0]) != self.shapes.get(x):
+            return gate
+        shape = self.shapes.get(node.input[0], ())
+        if len(shape) == 4 and shape[2:] == (1, 1) and self.shapes.get(x, ())[:2] == shape[:2]:
+            return node.input[0]
         return gate
 
     def concat_reason(self, x: str) -> str | None:
@@ -351,7 +355,7 @@ class BlockRewriter:
     def run(self) -> NativeRewrite:
         outcomes: list[BlockOutcome] = []
         for mul, x, expanded_gate, squeeze in self.se_muls():
-            gate = self.unexpanded(expanded_gate)
+            gate = self.unexpanded(expanded_gate, mul, x)
             reason, shape = self.check(mul, x, gate, squeeze)
             channels = shape[1] if shape else None
             if reason:

@@ -3,7 +3,7 @@
 Each bucket graph is ORT's optimized graph for one batch size, so they carry the same weights (ORT's blocked
 conv weights included): saved inline, an SE-ResNet-50 engine with buckets 1, 2, 4, 8 held four 100 MB copies.
 Here every initializer of at least ``MIN_EXTERNAL_BYTES`` becomes ONNX external data in one file beside the
-graphs, each distinct content stored once (keyed by its bytes), at offsets aligned for memory mapping. The
+graphs, each distinct content stored once (keyed by its bytes), at page-aligned offsets. The
 graphs keep only small tensors inline; ONNX Runtime resolves the file relative to the graph it opens.
 """
 
@@ -17,7 +17,7 @@ from onnx import numpy_helper
 
 WEIGHTS_FILE = "weights.bin"
 MIN_EXTERNAL_BYTES = 1024  # onnx's own default threshold for external data
-ALIGNMENT = 4096  # a page: ORT can map aligned tensors instead of copying them
+ALIGNMENT = 4096  # x86 Linux page size: offsets a reader could memory-map (ORT may copy regardless)
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,14 @@ class SharedWeights:
     tensors: int  # initializers moved out of the graphs (all buckets)
     distinct: int  # distinct contents stored
     inline_bytes: int  # what the moved initializers weighed inline, summed over graphs
+
+    def check(self, graph: onnx.ModelProto, file_size: int) -> None:
+        """Every external tensor of ``graph`` lies inside a weights file of ``file_size`` bytes (a bug otherwise)."""
+        for tensor in graph.graph.initializer:
+            if tensor.data_location == onnx.TensorProto.EXTERNAL:
+                entry = {e.key: e.value for e in tensor.external_data}
+                if int(entry["offset"]) + int(entry["length"]) > file_size:
+                    raise ValueError(f"{tensor.name} lies outside {entry['location']} ({file_size} bytes)")
 
     def to_dict(self, location: str) -> dict[str, object]:
         return {
@@ -69,7 +77,8 @@ def _raw_bytes(tensor: onnx.TensorProto) -> bytes | None:
         return None
     if tensor.HasField("raw_data"):
         return tensor.raw_data
-    return numpy_helper.to_array(tensor).tobytes()
+    array = numpy_helper.to_array(tensor)
+    return array.astype(array.dtype.newbyteorder("<")).tobytes()  # ONNX external data is little-endian
 
 
 def _point_to(tensor: onnx.TensorProto, location: str, offset: int, length: int) -> None:

@@ -75,7 +75,7 @@ def optimized_se_graph(
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid(NCHWC, 1)])
     plain = (n, c, hw, hw)
     shapes = {name: plain for name in ("x", "r", "X", "R", "scaled", "sum", "y", "out")}
-    shapes |= {"mean": (n, c, 1, 1), "gate": (n, c, 1, 1), "gate_full": plain}
+    shapes |= {"mean": (n, c, 1, 1), "gate": (n, c, 1, 1), "gate_full": plain, "scaled": plain}
     return model, shapes
 
 

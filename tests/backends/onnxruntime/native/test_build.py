@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -136,6 +137,24 @@ def test_a_graph_that_disagrees_with_stock_is_refused_and_nothing_is_written(
     with pytest.raises(NativeVerificationError, match=r"does not reproduce stock ONNX Runtime .* --portable"):
         build_onnxruntime_engine(
             BuildRequest(digits_models["se_resnet_tiny"], tmp_path / "engine"), OnnxRuntimeOptions(max_batch=1)
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_weights_file_that_does_not_reproduce_stock_is_refused(
+    tmp_path: Path, digits_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine is checked as written: graphs reading a wrong weights file fail the build, nothing is left."""
+    real = native_build.share_weights
+
+    def scrambled(graphs):  # type: ignore[no-untyped-def]
+        shared = real(graphs)
+        return dataclasses.replace(shared, data=shared.data[::-1])  # same size, wrong bytes
+
+    monkeypatch.setattr(native_build, "share_weights", scrambled)
+    with pytest.raises(NativeVerificationError, match=r"as written to disk does not reproduce stock ONNX Runtime"):
+        build_onnxruntime_engine(
+            BuildRequest(digits_models["se_resnet_tiny"], tmp_path / "engine"), OnnxRuntimeOptions(max_batch=2)
         )
     assert list(tmp_path.iterdir()) == []
 

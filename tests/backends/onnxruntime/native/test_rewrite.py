@@ -153,6 +153,14 @@ def test_ort_blocked_squeeze_and_an_expanded_gate_are_rewritten(block: int) -> N
     assert next(a.i for a in scale.attribute if a.name == "group") == 2 * 2 * block
 
 
+def test_an_expand_that_broadcasts_beyond_x_is_not_looked_through() -> None:
+    """Mul(X, Expand(g)) equals Mul(X, g) only when the product keeps X's shape."""
+    model, shapes = optimized_se_graph(1, 16, 3, 8, expand=True)
+    shapes["scaled"] = (1, 16, 6, 6)  # the Expand broadcast X to a larger shape
+    (outcome,) = rewrite_native(model, shapes, 8).blocks
+    assert not outcome.native and outcome.reason.startswith("the gate has shape (1, 16, 3, 3)")
+
+
 @pytest.mark.parametrize("graph", ["residual", "plain", "concat", "blocked_squeeze", "expand"])
 @pytest.mark.parametrize("hoist", [False, True])
 def test_synthetic_graphs_compute_the_same_on_this_cpu(graph: str, hoist: bool) -> None:
