@@ -5,6 +5,7 @@ then one table from their report.json files:
 
     python benchmarks/native_zoo.py run --out benchmarks/results/native_zoo --models se_mobilenet,se_resnet50
     python benchmarks/native_zoo.py table benchmarks/results/native_zoo
+    python benchmarks/native_zoo.py table results/a results/b --out results/combined   # b's models replace a's
 
 `run` skips a model whose report.json exists (rerun it with --force), so an interrupted run continues.
 Ratios are the bench's: the geometric mean over interleaved rounds of the per-round ratio vs the twin,
@@ -64,10 +65,15 @@ def _ratio(row: dict[str, Any], key: str) -> dict[str, float] | None:
     return {k: detail[k] for k in ("geomean", "median", "iqr_low", "iqr_high")}
 
 
-def table_rows(folder: Path) -> list[dict[str, Any]]:
-    """One row per model and batch: each variant / twin (geomean, median, IQR) and the twin's ms."""
+def table_rows(*folders: Path) -> list[dict[str, Any]]:
+    """One row per model and batch: each variant / twin (geomean, median, IQR) and the twin's ms.
+
+    With several folders, a model's rows come from the last folder that has its report.json.
+    """
+    sources = {m: folder for folder in folders for m in ZOO if (folder / m / "report.json").exists()}
     rows = []
-    for model in [m for m in ZOO if (folder / m / "report.json").exists()]:
+    for model in [m for m in ZOO if m in sources]:
+        folder = sources[model]
         report = json.loads((folder / model / "report.json").read_text())
         overhead = {(o["backend"], o["batch"]): o for o in report["overhead"] if o["precision"] == "fp32"}
         for batch in report["request"]["batches"]:
@@ -91,6 +97,7 @@ def table_rows(folder: Path) -> list[dict[str, Any]]:
                     "isa": report["environment"]["cpu_isa"],
                     "versions": report["environment"]["versions"],
                     "rounds": report["request"]["rounds"],
+                    "source": f"{folder.name}/{model}/report.json",
                     "iterations": report["request"]["iterations"],
                 }
             )
@@ -106,13 +113,14 @@ def _cell(ratio: dict[str, float] | None) -> str:
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| model | batch | twin ms | stock / twin | SE-native / twin | portable fused / twin | SE-native vs stock "
-        "| OpenVINO stock / twin | OpenVINO fused (inlined) / twin |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| OpenVINO stock / twin | OpenVINO fused (inlined) / twin | rounds, run |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         cells = [_cell(row[c]) for c in ("stock", "fused", "fused_portable", "fused_speedup_vs_stock")]
         cells += [_cell(row["openvino_stock"]), _cell(row["openvino_fused"])]
-        lines.append(f"| {row['model']} | {row['batch']} | {row['twin_ms']} | " + " | ".join(cells) + " |")
+        run = f"{row['rounds']}, {row['source'].split('/')[0]} {row['date'][:16]}"
+        lines.append(f"| {row['model']} | {row['batch']} | {row['twin_ms']} | " + " | ".join(cells) + f" | {run} |")
     return "\n".join(lines) + "\n"
 
 
@@ -126,15 +134,18 @@ def main() -> None:
     run_parser.add_argument("--iterations", type=int, default=3)
     run_parser.add_argument("--force", action="store_true", help="rerun models that have a report.json")
     table_parser = commands.add_parser("table", help="write table.md and table.json from the reports")
-    table_parser.add_argument("folder", type=Path)
+    table_parser.add_argument("folders", type=Path, nargs="+", help="later folders' models replace earlier ones'")
+    table_parser.add_argument("--out", type=Path, help="where table.md/json go [default: the last folder]")
     args = parser.parse_args()
-    folder = args.out if args.command == "run" else args.folder
+    folders = [args.out] if args.command == "run" else args.folders
+    folder = args.out if args.command == "run" or args.out else args.folders[-1]
     if args.command == "run":
         unknown = [m for m in args.models.split(",") if m not in ZOO]
         if unknown:
             parser.error(f"not an SE model of the zoo: {', '.join(unknown)}; choose from {', '.join(ZOO)}")
         run(args.models.split(","), folder, args.rounds, args.iterations, args.force)
-    rows = table_rows(folder)
+    rows = table_rows(*folders)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "table.json").write_text(json.dumps(rows, indent=2) + "\n")
     (folder / "table.md").write_text(markdown(rows))
     print(markdown(rows))
