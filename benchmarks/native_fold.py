@@ -30,10 +30,11 @@ from se_deploy.backends.onnxruntime.native.fold import rewrite_native_folded
 from se_deploy.backends.onnxruntime.native.optimize import fix_batch, optimize_with_ort, static_shapes
 from se_deploy.backends.onnxruntime.native.platform import current_platform
 from se_deploy.backends.onnxruntime.native.session import session_options
-from se_deploy.backends.onnxruntime.native.verify import compare_logits, image_like_inputs
+from se_deploy.backends.onnxruntime.native.verify import compare_logits
 from se_deploy.bench.environment import environment
 from se_deploy.bench.latency import measure_interleaved
 from se_deploy.bench.stats import ratio_summary
+from se_deploy.image_like import image_like_inputs
 from se_deploy.onnx_io import load_onnx
 from se_deploy.rewrite.surgery import strip_se
 

@@ -17,11 +17,11 @@ import numpy as np
 
 from se_deploy.backends.engine_folder import EngineDescription
 from se_deploy.backends.onnxruntime.native.buckets import chunks
-from se_deploy.backends.onnxruntime.native.verify import image_like_inputs
 from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
 from se_deploy.bench.environment import environment
 from se_deploy.bench.latency import measure_interleaved
 from se_deploy.bench.stats import ratio_summary
+from se_deploy.image_like import image_like_inputs
 
 
 def main() -> None:

@@ -108,7 +108,7 @@ def metadata_record(
         }
         if not weights:
             weights_record["batch_norm_statistics"] = (
-                "fitted to the twin itself (4 seeded random images): without SE its activations differ"
+                "fitted to the twin itself (as the model's): without SE its activations differ"
             )
     onnx_sha256 = sha256_of(staged.model)
     return {

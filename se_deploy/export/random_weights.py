@@ -7,6 +7,10 @@ torch), so no export could be verified. A trained network's BatchNorm normalizes
 running statistics once on seeded random images (one forward pass in train mode, cumulative average) gives
 random weights the same property: unit-scale activations in every block, the SE gates spread over (0, 1)
 instead of saturated, and outputs whose errors measure the runtime, not the conditioning.
+
+Which images matters in a deep network: statistics fitted on white noise keep SE-ResNet-152 well conditioned
+on white noise (export verification's inputs) but let image-like inputs (the SE-native build's
+verification) reach logits of 4e4 again, and the reverse. Half of each keeps both at unit scale.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-CALIBRATION_BATCH = 4  # images; layer statistics pool batch x H x W values per channel
+from se_deploy.image_like import image_like_inputs
+
+CALIBRATION_BATCH = 4  # images (half white noise, half image-like); statistics pool batch x H x W values
 
 
 def fit_batch_norm_statistics(model: nn.Module, image_size: int, *, seed: int, batch: int = CALIBRATION_BATCH) -> int:
@@ -29,8 +35,7 @@ def fit_batch_norm_statistics(model: nn.Module, image_size: int, *, seed: int, b
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None  # cumulative average: one pass sets the statistics exactly
-    generator = torch.Generator().manual_seed(seed)
-    images = torch.randn(batch, 3, image_size, image_size, generator=generator)
+    images = calibration_images(batch, image_size, seed)
     model.train()
     try:
         with torch.no_grad():
@@ -42,12 +47,20 @@ def fit_batch_norm_statistics(model: nn.Module, image_size: int, *, seed: int, b
     return len(norms)
 
 
+def calibration_images(batch: int, image_size: int, seed: int) -> torch.Tensor:
+    """``batch`` seeded images: white noise, then image-like (smooth, normalized) ones."""
+    noise = torch.randn(batch - batch // 2, 3, image_size, image_size, generator=torch.Generator().manual_seed(seed))
+    smooth = torch.from_numpy(image_like_inputs((batch // 2, 3, image_size, image_size), seed))
+    return torch.cat([noise, smooth])
+
+
 def random_weights_record(seed: int) -> dict[str, object]:
     """What model.json says about seeded random weights."""
     return {
         "source": "random",
         "seed": seed,
-        "batch_norm_statistics": f"fitted on {CALIBRATION_BATCH} seeded random images (train-mode pass)",
+        "batch_norm_statistics": f"fitted on {CALIBRATION_BATCH} seeded images, half white noise, half image-like "
+        "(train-mode pass)",
     }
 
 

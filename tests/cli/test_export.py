@@ -26,7 +26,10 @@ def test_export_tiny_model_and_twin(tmp_path: Path) -> None:
         assert meta["preprocessing"]["crop_size"] == 32
         assert meta["versions"]["torch"] == torch.__version__
     weights = json.loads((tmp_path / "se_resnet_tiny" / "se_deploy.json").read_text())["weights"]
-    assert weights["source"] == "random" and "fitted on 4 seeded random images" in weights["batch_norm_statistics"]
+    assert (
+        weights["source"] == "random"
+        and "fitted on 4 seeded images, half white noise, half image-like" in weights["batch_norm_statistics"]
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["resnet_tiny", "se_resnet_tiny"]  # no staging left
 
 

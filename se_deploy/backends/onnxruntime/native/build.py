@@ -17,8 +17,9 @@ from se_deploy.backends.onnxruntime.native.platform import NativePlatform, curre
 from se_deploy.backends.onnxruntime.native.rewrite import BlockOutcome
 from se_deploy.backends.onnxruntime.native.session import session_options
 from se_deploy.backends.onnxruntime.native.shared_weights import WEIGHTS_FILE, SharedWeights, share_weights
-from se_deploy.backends.onnxruntime.native.verify import NativeVerification, compare_logits, image_like_inputs
+from se_deploy.backends.onnxruntime.native.verify import NativeVerification, compare_logits
 from se_deploy.errors import SeDeployError
+from se_deploy.image_like import image_like_inputs
 from se_deploy.onnx_compare import batch_is_dynamic
 
 NATIVE_DIR = "native"

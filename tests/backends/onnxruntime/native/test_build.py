@@ -20,9 +20,9 @@ from se_deploy.backends.onnxruntime.native import build as native_build
 from se_deploy.backends.onnxruntime.native.build import NativeVerificationError
 from se_deploy.backends.onnxruntime.native.optimize import fix_batch, optimize_with_ort
 from se_deploy.backends.onnxruntime.native.platform import current_platform
-from se_deploy.backends.onnxruntime.native.verify import image_like_inputs
 from se_deploy.cli import main
 from se_deploy.errors import InvalidArgumentError
+from se_deploy.image_like import image_like_inputs
 from se_deploy.onnx_compare import session
 from se_deploy.prepare import Preparation
 from se_deploy.serve.package import package

@@ -15,7 +15,7 @@ from se_deploy.backends.base import BuildRequest
 from se_deploy.backends.onnxruntime.build import OnnxRuntimeOptions, build_onnxruntime_engine
 from se_deploy.backends.onnxruntime.native.consumer_fold import POINTWISE_TARGET
 from se_deploy.backends.onnxruntime.native.platform import current_platform
-from se_deploy.backends.onnxruntime.native.verify import image_like_inputs
+from se_deploy.image_like import image_like_inputs
 from se_deploy.onnx_compare import session
 
 FOREIGN = Path(__file__).resolve().parents[3] / "fixtures" / "foreign"
