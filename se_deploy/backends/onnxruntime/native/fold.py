@@ -216,18 +216,19 @@ class _FoldingRewriter(BlockRewriter):
         b3 = np.zeros(c) if plan.b3 is None else plan.b3.astype(np.float64)
         self.absorb_into_fc1(plan, squeeze, w3, b3)
         add, residual, relu = self.residual_of(mul, shape)
-        last = relu or add or mul
+        gate_bytes, scale = self.scaled_gate(plan.gate_source, mul, shape)
+        last = relu or add or scale or mul
 
         # diag(s) W3 on ORT's blocked bytes: [1, C/b, Cin, b] * s[N, C/b, 1, b] -> [N*C, Cin, 1, 1]
         w3_view = g.const("conv3_w", plan.w3_blocked.reshape(1, c // b, cin, b))
         s_view, scaled, weight = g.fresh("gate_view"), g.fresh("scaled_w"), g.fresh("folded_w")
-        g.add("Reshape", [plan.gate_source, g.const("shape_gate", np.array([n, c // b, 1, b], np.int64))], [s_view])
+        g.add("Reshape", [gate_bytes, g.const("shape_gate", np.array([n, c // b, 1, b], np.int64))], [s_view])
         g.add("Mul", [w3_view, s_view], [scaled], role=GATE_WEIGHTS)
         g.add("Reshape", [scaled, g.const("shape_w", np.array([n * c, cin, 1, 1], np.int64))], [weight])
         inputs = [plan.conv_in if n == 1 else self.flat(plan.conv_in, (1, n * cin, h, w)), weight]
         if plan.b3 is not None:
             s_flat, bias = g.fresh("gate_flat"), g.fresh("folded_b")
-            g.add("Reshape", [plan.gate_source, g.const("shape_vec", np.array([n * c], np.int64))], [s_flat])
+            g.add("Reshape", [gate_bytes, g.const("shape_vec", np.array([n * c], np.int64))], [s_flat])
             g.add("Mul", [s_flat, g.const("conv3_b", np.tile(plan.b3, n))], [bias], role=GATE_WEIGHTS)
             inputs.append(bias)
         attrs: dict[str, object] = {
@@ -250,9 +251,16 @@ class _FoldingRewriter(BlockRewriter):
             g.add("Conv", inputs, [z_flat], domain=NCHWC_DOMAIN, role=FOLDED_CONV, **attrs)
             g.add("Reshape", [z_flat, g.const("shape_nchw", np.array(shape, np.int64))], [zb])
         g.remove(plan.conv3)
-        self.replace_block_output(last.output[0], zb, c, (mul, add, relu))
+        self.replace_block_output(last.output[0], zb, c, (mul, scale, add, relu))
         return BlockOutcome(
-            label(mul), c, True, residual=add is not None, hoisted=True, folded=True, fold_target=FOLD_TARGET
+            label(mul),
+            c,
+            True,
+            residual=add is not None,
+            residual_scale=scale is not None,
+            hoisted=True,
+            folded=True,
+            fold_target=FOLD_TARGET,
         )
 
     def flat(self, blocked: str, shape: tuple[int, ...]) -> str:

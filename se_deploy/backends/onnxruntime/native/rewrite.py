@@ -46,6 +46,7 @@ class BlockOutcome:
     native: bool
     reason: str = ""  # why it was left as ORT wrote it
     residual: bool = False  # the residual Add (and Relu) fused into the scaling conv
+    residual_scale: bool = False  # a constant scale of the residual branch joined the gate (Inception-ResNet)
     hoisted: bool = False  # squeeze read before the SE input's linear 1x1 conv
     folded: bool = False  # the gate scales a conv's weights (fold.py, consumer_fold.py): no scaling pass at all
     fold_target: str = ""  # which conv's weights the gate scales, when folded
@@ -59,6 +60,7 @@ class BlockOutcome:
             "native": self.native,
             "reason": self.reason,
             "residual": self.residual,
+            "residual_scale": self.residual_scale,
             "hoisted": self.hoisted,
             "folded": self.folded,
             "fold_target": self.fold_target,
@@ -217,22 +219,55 @@ class BlockRewriter:
         self.g.add("Reshape", [joined, self.g.const("shape_nchw", np.array(shape, np.int64))], [xb])
         return xb
 
+    def residual_scale(self, mul: onnx.NodeProto, c: int) -> tuple[onnx.NodeProto | None, np.ndarray | None]:
+        """A Mul by a constant (scalar or per channel) that alone reads the SE output, and its [C] values.
+
+        Inception-ResNet scales the residual branch (``x + 0.17 * se(branch)``): ``k * (s * X) = (k s) * X``,
+        so the constant joins the gate and the residual Add can still fuse into the scaling conv.
+        """
+        users = self.g.consumers.get(mul.output[0], [])
+        if len(users) != 1 or not is_op(users[0], "Mul") or mul.output[0] in self.g.outputs:
+            return None, None
+        scale = users[0]
+        other = scale.input[1] if scale.input[0] == mul.output[0] else scale.input[0]
+        if other == mul.output[0] or other not in self.g.initializers:
+            return None, None
+        values = numpy_helper.to_array(self.g.initializers[other]).astype(np.float32)
+        if values.size == 1:
+            return scale, np.full(c, float(values.reshape(-1)[0]), np.float32)
+        if values.shape in ((c, 1, 1), (1, c, 1, 1)):
+            return scale, values.reshape(c)
+        return None, None
+
     def residual_of(
         self, mul: onnx.NodeProto, shape: Shape
     ) -> tuple[onnx.NodeProto | None, str | None, onnx.NodeProto | None]:
-        """The residual Add (and its Relu) this Mul feeds alone, and the residual's tensor."""
-        users = self.g.consumers.get(mul.output[0], [])
-        if len(users) != 1 or not is_op(users[0], "Add") or mul.output[0] in self.g.outputs:
+        """The residual Add (and its Relu) this Mul (or its residual scale) feeds alone, and the residual."""
+        scale, _ = self.residual_scale(mul, shape[1])
+        head = scale or mul
+        users = self.g.consumers.get(head.output[0], [])
+        if len(users) != 1 or not is_op(users[0], "Add") or head.output[0] in self.g.outputs:
             return None, None, None
         add = users[0]
-        other = add.input[1] if add.input[0] == mul.output[0] else add.input[0]
-        if other == mul.output[0] or self.shapes.get(other) != shape:
+        other = add.input[1] if add.input[0] == head.output[0] else add.input[0]
+        if other == head.output[0] or self.shapes.get(other) != shape:
             return None, None, None
         relu_users = self.g.consumers.get(add.output[0], [])
         relu = relu_users[0] if len(relu_users) == 1 and is_op(relu_users[0], "Relu") else None
         if relu is not None and add.output[0] in self.g.outputs:
             relu = None
         return add, other, relu
+
+    def scaled_gate(self, gate: str, mul: onnx.NodeProto, shape: Shape) -> tuple[str, onnx.NodeProto | None]:
+        """The gate ([N,C,1,1] bytes) times the residual scale, when there is one; and the scale's Mul."""
+        n, c = shape[:2]
+        scale, values = self.residual_scale(mul, c)
+        if scale is None or values is None:
+            return gate, None
+        plain, scaled = self.g.fresh("gate_nchw"), self.g.fresh("scaled_gate")
+        self.g.add("Reshape", [gate, self.g.const("shape_gate", np.array([n, c, 1, 1], np.int64))], [plain])
+        self.g.add("Mul", [plain, self.g.const("residual_scale", values.reshape(1, c, 1, 1))], [scaled])
+        return scaled, scale
 
     def hoistable(self, xb: str) -> tuple[str, np.ndarray, np.ndarray] | None:
         """(conv input, W3 [C, Cin], b3 [C]) when Xb is a linear 1x1 stride-1 pointwise nchwc conv."""
@@ -296,7 +331,8 @@ class BlockRewriter:
         n, c, h, w = shape
         xb = self.blocked_source(x) or self.blocked_concat(x, shape)
         add, residual, relu = self.residual_of(mul, shape)
-        last = relu or add or mul
+        gate, scale = self.scaled_gate(gate, mul, shape)
+        last = relu or add or scale or mul
         hoisted = self.rewrite_squeeze(squeeze, xb, c)
 
         flat = self.g.const("shape_flat", np.array([1, n * c, h, w], np.int64))
@@ -323,8 +359,10 @@ class BlockRewriter:
         self.g.add("Conv", inputs, [z_flat], domain=NCHWC_DOMAIN, **attrs)
         self.g.add("Reshape", [z_flat, unflat], [zb])
 
-        self.replace_block_output(last.output[0], zb, c, (mul, add, relu))
-        return BlockOutcome(label(mul), c, True, residual=add is not None, hoisted=hoisted)
+        self.replace_block_output(last.output[0], zb, c, (mul, scale, add, relu))
+        return BlockOutcome(
+            label(mul), c, True, residual=add is not None, hoisted=hoisted, residual_scale=scale is not None
+        )
 
     def blocked_residual(self, residual: str) -> str:
         """The residual in blocked layout: ORT's own blocked tensor, or a reorder of a plain one."""

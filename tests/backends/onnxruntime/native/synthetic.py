@@ -14,12 +14,21 @@ NCHWC = "com.microsoft.nchwc"
 
 
 def optimized_se_graph(
-    n: int, c: int, hw: int, block: int, *, residual: bool = True, blocked_squeeze: bool = False, expand: bool = False
+    n: int,
+    c: int,
+    hw: int,
+    block: int,
+    *,
+    residual: bool = True,
+    blocked_squeeze: bool = False,
+    expand: bool = False,
+    residual_scale: float | None = None,
 ) -> tuple[onnx.ModelProto, dict]:
     """x -> nchwc Conv1x1 (linear) -> ReorderOutput -> SE (ReduceMean, FCs) -> Mul [-> Add(r) -> Relu] -> ReorderInput.
 
     ``blocked_squeeze``: the squeeze as ORT writes a GlobalAveragePool export's, an nchwc GlobalAveragePool on
     the blocked tensor feeding FC1 directly. ``expand``: the gate Expanded to X's shape before the Mul.
+    ``residual_scale``: the SE output times that constant before the residual Add (Inception-ResNet).
     """
     rng = np.random.default_rng(0)
     cp = -(-c // block) * block  # ORT pads blocked weights to the block size
@@ -54,11 +63,15 @@ def optimized_se_graph(
         gate = "gate_full"
     nodes.append(helper.make_node("Mul", ["X", gate], ["scaled"]))
     last = "scaled"
+    if residual_scale is not None:
+        inits.append(numpy_helper.from_array(np.array(residual_scale, np.float32), "k"))
+        nodes.append(helper.make_node("Mul", ["scaled", "k"], ["scaled_k"]))
+        last = "scaled_k"
     if residual:
         nodes += [
             helper.make_node("ReorderInput", ["r"], ["r_b"], domain=NCHWC, channels_last=0),
             helper.make_node("ReorderOutput", ["r_b"], ["R"], domain=NCHWC, channels=c, channels_last=0),
-            helper.make_node("Add", ["scaled", "R"], ["sum"]),
+            helper.make_node("Add", [last, "R"], ["sum"]),
             helper.make_node("Relu", ["sum"], ["y"]),
         ]
         last = "y"
@@ -75,7 +88,7 @@ def optimized_se_graph(
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid(NCHWC, 1)])
     plain = (n, c, hw, hw)
     shapes = {name: plain for name in ("x", "r", "X", "R", "scaled", "sum", "y", "out")}
-    shapes |= {"mean": (n, c, 1, 1), "gate": (n, c, 1, 1), "gate_full": plain, "scaled": plain}
+    shapes |= {"mean": (n, c, 1, 1), "gate": (n, c, 1, 1), "gate_full": plain, "scaled": plain, "scaled_k": plain}
     return model, shapes
 
 

@@ -116,15 +116,26 @@ def _session(model: onnx.ModelProto):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(
-    ("n", "residual", "blocked_squeeze"), [(1, True, False), (1, False, False), (2, True, False), (2, True, True)]
+    ("n", "residual", "blocked_squeeze", "scale"),
+    [
+        (1, True, False, None),
+        (1, False, False, None),
+        (2, True, False, None),
+        (2, True, True, None),
+        (2, True, False, 0.2),
+    ],
 )
-def test_folded_synthetic_graphs_compute_the_same_on_this_cpu(n: int, residual: bool, blocked_squeeze: bool) -> None:
+def test_folded_synthetic_graphs_compute_the_same_on_this_cpu(
+    n: int, residual: bool, blocked_squeeze: bool, scale: float | None
+) -> None:
     block = current_platform().nchwc_block
     if block is None:
         pytest.skip("ONNX Runtime uses no NCHWc layout on this CPU")
-    model, shapes = optimized_se_graph(n, 2 * block, 5, block, residual=residual, blocked_squeeze=blocked_squeeze)
+    model, shapes = optimized_se_graph(
+        n, 2 * block, 5, block, residual=residual, blocked_squeeze=blocked_squeeze, residual_scale=scale
+    )
     folded = rewrite_native_folded(model, shapes, block, fold_batched=True)
-    assert folded.blocks[0].folded
+    assert folded.blocks[0].folded and folded.blocks[0].residual_scale == (scale is not None)
     rng = np.random.default_rng(5)
     feeds = {
         i.name: rng.standard_normal([d.dim_value for d in i.type.tensor_type.shape.dim]).astype(np.float32)

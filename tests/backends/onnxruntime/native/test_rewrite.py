@@ -153,6 +153,18 @@ def test_ort_blocked_squeeze_and_an_expanded_gate_are_rewritten(block: int) -> N
     assert next(a.i for a in scale.attribute if a.name == "group") == 2 * 2 * block
 
 
+@pytest.mark.parametrize("block", [8, 16])
+def test_a_residual_scale_joins_the_gate_and_the_residual_still_fuses(block: int) -> None:
+    """Inception-ResNet: relu(r + k * (s * X)) = relu(r + (k s) * X): one grouped conv with Sum and Relu."""
+    model, shapes = optimized_se_graph(2, 2 * block, 3, block, residual_scale=0.17)
+    (outcome,) = rewrite_native(model, shapes, block).blocks
+    assert outcome.native and outcome.residual and outcome.residual_scale
+    nodes = rewrite_native(model, shapes, block).model.graph.node
+    assert not [n for n in nodes if n.op_type in ("Add", "Relu")]
+    (scaling,) = [n for n in nodes if n.op_type == "Mul"]  # the gate times k, [N,C,1,1]: no pass over X
+    assert "k" not in scaling.input and any(i.startswith("se_native/residual_scale") for i in scaling.input)
+
+
 def test_an_expand_that_broadcasts_beyond_x_is_not_looked_through() -> None:
     """Mul(X, Expand(g)) equals Mul(X, g) only when the product keeps X's shape."""
     model, shapes = optimized_se_graph(1, 16, 3, 8, expand=True)
@@ -161,7 +173,7 @@ def test_an_expand_that_broadcasts_beyond_x_is_not_looked_through() -> None:
     assert not outcome.native and outcome.reason.startswith("the gate has shape (1, 16, 3, 3)")
 
 
-@pytest.mark.parametrize("graph", ["residual", "plain", "concat", "blocked_squeeze", "expand"])
+@pytest.mark.parametrize("graph", ["residual", "plain", "concat", "blocked_squeeze", "expand", "residual_scale"])
 @pytest.mark.parametrize("hoist", [False, True])
 def test_synthetic_graphs_compute_the_same_on_this_cpu(graph: str, hoist: bool) -> None:
     """At this CPU's block size the hand-written NCHWc graphs run: the rewrite must not change their outputs."""
@@ -181,9 +193,10 @@ def test_synthetic_graphs_compute_the_same_on_this_cpu(graph: str, hoist: bool) 
             residual=graph != "plain",
             blocked_squeeze=graph == "blocked_squeeze",
             expand=graph == "expand",
+            residual_scale=0.17 if graph == "residual_scale" else None,
         )
     rewritten = rewrite_native(model, shapes, block, hoist=hoist)
-    hoistable = graph in ("residual", "plain", "expand")  # a blocked squeeze is ORT's own: left as it is
+    hoistable = graph in ("residual", "plain", "expand", "residual_scale")  # a blocked squeeze: ORT's own
     assert rewritten.native_blocks == 1 and rewritten.blocks[0].hoisted == (hoist and hoistable)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
