@@ -89,4 +89,4 @@ def _torch_pair(model: str, weights: str | None) -> tuple[nn.Module, nn.Module]:
     """The PyTorch SE model exactly as exported, and its twin with every shared weight copied (as exported)."""
     spec = get_spec(model)
     se_model, _ = build_model(spec, weights)
-    return se_model.eval(), build_twin(get_spec(spec.twin), se_model, fit_statistics=weights is None)
+    return se_model.eval(), build_twin(get_spec(spec.twin), se_model)

@@ -111,7 +111,7 @@ def _export(request: ExportRequest, spec: ModelSpec, image_size: int, output: Pa
     models: list[tuple[ModelSpec, nn.Module, str]] = [(spec, model, "model")]
     if request.with_twin:
         twin_spec = get_spec(spec.twin)
-        models.append((twin_spec, build_twin(twin_spec, model, fit_statistics=weights is None), "twin"))
+        models.append((twin_spec, build_twin(twin_spec, model), "twin"))
 
     exported: list[ExportedModel] = []
     with staging_dir(output) as staging:

@@ -106,10 +106,7 @@ def metadata_record(
             "source": f"copied from {exported_spec.name} (layers both share); not a trained network: for latency baselines",
             "from_weights": weights.to_dict() if weights else random_weights_record(DEFAULT_SEED),
         }
-        if not weights:
-            weights_record["batch_norm_statistics"] = (
-                "fitted to the twin itself (as the model's): without SE its activations differ"
-            )
+
     onnx_sha256 = sha256_of(staged.model)
     return {
         "schema": METADATA_SCHEMA,

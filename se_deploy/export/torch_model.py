@@ -53,11 +53,11 @@ def random_model(
     return model.eval()
 
 
-def build_twin(twin_spec: ModelSpec, model: nn.Module, *, fit_statistics: bool = False) -> nn.Module:
+def build_twin(twin_spec: ModelSpec, model: nn.Module) -> nn.Module:
     """The twin with every weight it shares with ``model`` copied over (SE weights stay fresh or dropped).
 
-    ``fit_statistics`` (random weights): the twin's BatchNorm statistics are fitted to the twin itself, since
-    without the SE gates its activations are not those the SE model's statistics were fitted on.
+    BatchNorm statistics included: the twin computes exactly what stripping SE from the exported model
+    computes (tests/export/test_zoo_exports.py), so both baselines agree.
     """
     torch.manual_seed(DEFAULT_SEED)
     twin = twin_spec.build(num_classes=spec_num_classes(model)).eval()
@@ -65,8 +65,6 @@ def build_twin(twin_spec: ModelSpec, model: nn.Module, *, fit_statistics: bool =
     target = twin.state_dict()
     shared = {k: v for k, v in source.items() if k in target and target[k].shape == v.shape}
     twin.load_state_dict(shared, strict=False)
-    if fit_statistics:
-        fit_batch_norm_statistics(twin, twin_spec.image_size, seed=DEFAULT_SEED)
     return twin
 
 

@@ -15,8 +15,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from se_deploy.export.torch_model import DEFAULT_SEED
-from se_deploy.models import create_model
+from se_deploy.export.torch_model import build_model, build_twin
+from se_deploy.models import create_model, get_spec
 
 pytestmark = pytest.mark.slow
 
@@ -37,10 +37,8 @@ def test_export_se_resnet50_and_twin_run_on_onnxruntime(tmp_path: Path) -> None:
     summary = json.loads(proc.stdout)
     assert [m["name"] for m in summary["models"]] == ["se_resnet50", "resnet50"]
 
-    torch.manual_seed(DEFAULT_SEED)  # the export's weights when none are given
-    se_model = create_model("se_resnet50")
-    twin = create_model("resnet50")
-    twin.load_state_dict({k: v for k, v in se_model.state_dict().items() if ".se." not in k})
+    se_model, _ = build_model(get_spec("se_resnet50"))  # the export's weights when none are given
+    twin = build_twin(get_spec("resnet50"), se_model)
     generator = torch.Generator().manual_seed(123)
     for name, model in (("se_resnet50", se_model), ("resnet50", twin)):
         session = ort.InferenceSession(str(tmp_path / name / "1" / "model.onnx"), providers=["CPUExecutionProvider"])
