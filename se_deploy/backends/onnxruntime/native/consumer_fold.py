@@ -32,7 +32,6 @@ from onnx import helper, numpy_helper
 from se_deploy.backends.onnxruntime.native.graph import (
     FOLDED_CONV,
     GATE_WEIGHTS,
-    EditableGraph,
     Shape,
     attribute,
     is_op,
@@ -135,11 +134,11 @@ def fold_into_consumer(
     g.add("Mul", [g.const("consumer_w", np.ascontiguousarray(w_view)), s_view], [scaled], role=GATE_WEIGHTS)
     g.add("Reshape", [scaled, g.const("shape_w", np.array(weight_shape, np.int64))], [weight])
 
-    inputs = [xb if n == 1 else _flat(g, xb, [1, n * c, h, w]), weight]
+    inputs = [xb if n == 1 else g.view(xb, [1, n * c, h, w]), weight]
     inputs.append(g.const("consumer_b", np.tile(plan.bias, n)) if plan.bias is not None else "")
     if len(plan.conv.input) > 3 and plan.conv.input[3]:  # a fused sum: viewed like the output
         fused_sum = plan.conv.input[3]
-        inputs.append(fused_sum if n == 1 else _flat(g, fused_sum, [1, n * out_c, 0, 0]))
+        inputs.append(fused_sum if n == 1 else g.view(fused_sum, [1, n * out_c, 0, 0]))
     attrs = {a.name: helper.get_attribute_value(a) for a in plan.conv.attribute if a.name != "group"}
     attrs["group"] = groups
     out = plan.conv.output[0]
@@ -154,10 +153,3 @@ def fold_into_consumer(
         g.remove(node)
     target = FOLD_TARGET if plan.depthwise else POINTWISE_TARGET
     return BlockOutcome(label(mul), c, True, hoisted=hoisted, folded=True, fold_target=target)
-
-
-def _flat(g: EditableGraph, blocked: str, shape: list[int]) -> str:
-    """``blocked`` ([N, C/b, H, W, b] bytes) viewed as one sample of N*C channels (0: keep that dim)."""
-    out = g.fresh("flat")
-    g.add("Reshape", [blocked, g.const("shape_flat", np.array(shape, np.int64))], [out])
-    return out

@@ -225,7 +225,7 @@ class _FoldingRewriter(BlockRewriter):
         g.add("Reshape", [gate_bytes, g.const("shape_gate", np.array([n, c // b, 1, b], np.int64))], [s_view])
         g.add("Mul", [w3_view, s_view], [scaled], role=GATE_WEIGHTS)
         g.add("Reshape", [scaled, g.const("shape_w", np.array([n * c, cin, 1, 1], np.int64))], [weight])
-        inputs = [plan.conv_in if n == 1 else self.flat(plan.conv_in, (1, n * cin, h, w)), weight]
+        inputs = [plan.conv_in if n == 1 else g.view(plan.conv_in, (1, n * cin, h, w)), weight]
         if plan.b3 is not None:
             s_flat, bias = g.fresh("gate_flat"), g.fresh("folded_b")
             g.add("Reshape", [gate_bytes, g.const("shape_vec", np.array([n * c], np.int64))], [s_flat])
@@ -240,7 +240,7 @@ class _FoldingRewriter(BlockRewriter):
         }
         if add is not None and residual is not None:
             rb = self.blocked_residual(residual)
-            inputs += [""] * (3 - len(inputs)) + [rb if n == 1 else self.flat(rb, (1, n * c, h, w))]
+            inputs += [""] * (3 - len(inputs)) + [rb if n == 1 else g.view(rb, (1, n * c, h, w))]
             if relu is not None:
                 attrs["activation"] = "Relu"
         zb = g.fresh("z")
@@ -262,12 +262,6 @@ class _FoldingRewriter(BlockRewriter):
             folded=True,
             fold_target=FOLD_TARGET,
         )
-
-    def flat(self, blocked: str, shape: tuple[int, ...]) -> str:
-        """``blocked`` ([N, C/b, H, W, b] bytes) viewed as one sample of N*C channels."""
-        out = self.g.fresh("flat")
-        self.g.add("Reshape", [blocked, self.g.const("shape_flat", np.array(shape, np.int64))], [out])
-        return out
 
 
 def rewrite_native_folded(

@@ -58,6 +58,12 @@ class EditableGraph:
         node = helper.make_node(op, inputs, outputs, name=self.fresh(role or op), domain=domain, **attrs)
         self.all.append(node)
 
+    def view(self, blocked: str, shape: list[int] | tuple[int, ...]) -> str:
+        """``blocked`` ([N, C/b, H, W, b] bytes) reshaped to ``shape``, e.g. one sample of N*C channels (0: keep dim)."""
+        out = self.fresh("flat")
+        self.add("Reshape", [blocked, self.const("shape_flat", np.array(shape, np.int64))], [out])
+        return out
+
     def remove(self, node: onnx.NodeProto) -> None:
         self.removed.add(id(node))
 
