@@ -23,6 +23,7 @@ from se_deploy.image_like import image_like_inputs
 from se_deploy.onnx_compare import batch_is_dynamic
 
 NATIVE_DIR = "native"
+_NAMED_BLOCKS = 3  # block names a grouped fold note shows
 
 
 class NativeVerificationError(SeDeployError):
@@ -168,13 +169,26 @@ def verify_written(folder: Path, native: NativeBuild, source: onnx.ModelProto) -
 
 
 def _fold_notes(bucket: int, blocks: list[BlockOutcome]) -> list[str]:
-    """One note per rewritten block whose gate stays a scaling pass, with the reason (engine.json + stderr)."""
-    return [
-        f"SE-native: SE block {b.mul} at batch {bucket}: gate not folded into conv3 ({b.fold_reason}) "
-        f"nor into the conv after it ({b.consumer_fold_reason or 'not tried'}); it is scaled by the grouped conv instead"
-        for b in blocks
-        if b.native and not b.folded and b.fold_reason
-    ]
+    """One note per distinct reason a rewritten block's gate stays a scaling pass (engine.json + stderr).
+
+    Blocks of one stage fail for the same reason; one line each would bury the other notes (SE-IRv2: 30 lines).
+    engine.json's ``blocks`` keeps every block's own reasons.
+    """
+    groups: dict[tuple[str, str], list[str]] = {}
+    for b in blocks:
+        if b.native and not b.folded and b.fold_reason:
+            groups.setdefault((b.fold_reason, b.consumer_fold_reason or "not tried"), []).append(b.mul)
+    notes = []
+    for (conv3_reason, consumer_reason), muls in groups.items():
+        shown = ", ".join(muls[:_NAMED_BLOCKS]) + (
+            f", ... ({len(muls) - _NAMED_BLOCKS} more)" if len(muls) > _NAMED_BLOCKS else ""
+        )
+        what = f"SE block {muls[0]}" if len(muls) == 1 else f"{len(muls)} SE blocks ({shown})"
+        notes.append(
+            f"SE-native: {what} at batch {bucket}: gate not folded into conv3 ({conv3_reason}) "
+            f"nor into the conv after it ({consumer_reason}); scaled by the grouped conv instead"
+        )
+    return notes
 
 
 def _verify(stock: Any, native: Any, name: str, shape: tuple[int, ...], bucket: int) -> NativeVerification:

@@ -210,3 +210,19 @@ def test_package_serves_the_portable_graph_and_says_why(native_engine: Path, tmp
     assert packaged.config.startswith("# SE-native graphs not packaged")
     assert (tmp_path / "repo" / "tiny" / "1" / "model.onnx").is_file()
     assert "max_batch_size: 64" in packaged.config
+
+
+def test_fold_notes_group_blocks_that_fail_for_the_same_reason() -> None:
+    from se_deploy.backends.onnxruntime.native.rewrite import BlockOutcome
+
+    def block(name: str, hw: int, folded: bool = False) -> BlockOutcome:
+        reason = "" if folded else f"Cin=384 >= H*W={hw}"
+        return BlockOutcome(name, 64, True, folded=folded, fold_reason=reason, consumer_fold_reason="no conv after")
+
+    blocks = [block(f"mul_{i}", 289) for i in range(5)] + [block("mul_8x8", 64), block("mul_ok", 0, folded=True)]
+    notes = native_build._fold_notes(1, blocks)
+    assert len(notes) == 2
+    assert notes[0].startswith("SE-native: 5 SE blocks (mul_0, mul_1, mul_2, ... (2 more)) at batch 1")
+    assert "(Cin=384 >= H*W=289)" in notes[0] and "(no conv after)" in notes[0]
+    assert notes[1].startswith("SE-native: SE block mul_8x8 at batch 1") and "H*W=64" in notes[1]
+    assert not any("mul_ok" in note for note in notes)
