@@ -5,7 +5,8 @@ then one table from their report.json files:
 
     python benchmarks/native_zoo.py run --out benchmarks/results/native_zoo --models se_mobilenet,se_resnet50
     python benchmarks/native_zoo.py table benchmarks/results/native_zoo
-    python benchmarks/native_zoo.py table results/a results/b --out results/combined   # b's models replace a's
+    python benchmarks/native_zoo.py run --out results/b1 --models se_inception_resnet_v2 --batches 1 --rounds 30
+    python benchmarks/native_zoo.py table results/a results/b --out results/combined   # b's rows replace a's
 
 `run` skips a model whose report.json exists (rerun it with --force), so an interrupted run continues.
 Ratios are the bench's: the geometric mean over interleaved rounds of the per-round ratio vs the twin,
@@ -40,7 +41,7 @@ ZOO = (
 COLUMNS = ("stock", "fused", "fused_portable", "openvino_stock", "openvino_fused")
 
 
-def run(models: list[str], out: Path, rounds: int, iterations: int, force: bool) -> None:
+def run(models: list[str], out: Path, rounds: int, iterations: int, batches: str, force: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for model in models:
         target = out / model
@@ -49,7 +50,7 @@ def run(models: list[str], out: Path, rounds: int, iterations: int, force: bool)
             continue
         command = [
             sys.executable, "-m", "se_deploy.entry", "bench", "--model", model, "--precision", "fp32",
-            "--batch", "1,8", "--peers", "openvino", "--rounds", str(rounds), "--iterations", str(iterations),
+            "--batch", batches, "--peers", "openvino", "--rounds", str(rounds), "--iterations", str(iterations),
             "-o", str(target), "--force",
         ]  # fmt: skip
         started = time.monotonic()
@@ -68,39 +69,46 @@ def _ratio(row: dict[str, Any], key: str) -> dict[str, float] | None:
 def table_rows(*folders: Path) -> list[dict[str, Any]]:
     """One row per model and batch: each variant / twin (geomean, median, IQR) and the twin's ms.
 
-    With several folders, a model's rows come from the last folder that has its report.json.
+    With several folders, a (model, batch) row comes from the last folder whose report.json has that batch.
     """
-    sources = {m: folder for folder in folders for m in ZOO if (folder / m / "report.json").exists()}
+    latest: dict[tuple[str, int], dict[str, Any]] = {}
+    for folder in folders:
+        for model in ZOO:
+            if (folder / model / "report.json").exists():
+                for row in _report_rows(folder, model):
+                    latest[(model, row["batch"])] = row
+    return [latest[key] for key in sorted(latest, key=lambda key: (ZOO.index(key[0]), key[1]))]
+
+
+def _report_rows(folder: Path, model: str) -> list[dict[str, Any]]:
+    report = json.loads((folder / model / "report.json").read_text())
+    overhead = {(o["backend"], o["batch"]): o for o in report["overhead"] if o["precision"] == "fp32"}
     rows = []
-    for model in [m for m in ZOO if m in sources]:
-        folder = sources[model]
-        report = json.loads((folder / model / "report.json").read_text())
-        overhead = {(o["backend"], o["batch"]): o for o in report["overhead"] if o["precision"] == "fp32"}
-        for batch in report["request"]["batches"]:
-            ort, ov = overhead.get(("onnxruntime", batch)), overhead.get(("openvino", batch))
-            if ort is None:
-                continue
-            rows.append(
-                {
-                    "model": model,
-                    "batch": batch,
-                    "se_blocks": report["models"]["se_blocks"],
-                    "twin_ms": round(ort["round_ms"]["twin"], 2),
-                    "stock": _ratio(ort, "stock_vs_twin"),
-                    "fused": _ratio(ort, "fused_vs_twin"),
-                    "fused_portable": _ratio(ort, "fused_portable_vs_twin"),
-                    "fused_speedup_vs_stock": _ratio(ort, "fused_speedup_vs_stock"),
-                    "openvino_stock": _ratio(ov, "stock_vs_twin") if ov else None,
-                    "openvino_fused": _ratio(ov, "fused_vs_twin") if ov else None,
-                    "date": report["environment"]["date"],
-                    "cpu": report["environment"]["cpu"],
-                    "isa": report["environment"]["cpu_isa"],
-                    "versions": report["environment"]["versions"],
-                    "rounds": report["request"]["rounds"],
-                    "source": f"{folder.name}/{model}/report.json",
-                    "iterations": report["request"]["iterations"],
-                }
-            )
+    for batch in report["request"]["batches"]:
+        ort, ov = overhead.get(("onnxruntime", batch)), overhead.get(("openvino", batch))
+        if ort is None:
+            continue
+        rows.append(
+            {
+                "model": model,
+                "batch": batch,
+                "se_blocks": report["models"]["se_blocks"],
+                "twin_ms": round(ort["round_ms"]["twin"], 2),
+                "stock": _ratio(ort, "stock_vs_twin"),
+                "fused": _ratio(ort, "fused_vs_twin"),
+                "fused_portable": _ratio(ort, "fused_portable_vs_twin"),
+                "fused_speedup_vs_stock": _ratio(ort, "fused_speedup_vs_stock"),
+                "openvino_stock": _ratio(ov, "stock_vs_twin") if ov else None,
+                "openvino_fused": _ratio(ov, "fused_vs_twin") if ov else None,
+                "date": report["environment"]["date"],
+                "cpu": report["environment"]["cpu"],
+                "isa": report["environment"]["cpu_isa"],
+                "versions": report["environment"]["versions"],
+                "rounds": report["request"]["rounds"],
+                "source": f"{folder.name}/{model}/report.json",
+                "iterations": report["request"]["iterations"],
+            }
+        )
     return rows
 
 
@@ -132,6 +140,7 @@ def main() -> None:
     run_parser.add_argument("--models", default=",".join(ZOO), help="comma list [default: the whole SE zoo]")
     run_parser.add_argument("--rounds", type=int, default=10)
     run_parser.add_argument("--iterations", type=int, default=3)
+    run_parser.add_argument("--batches", default="1,8", help="comma list [default: 1,8]")
     run_parser.add_argument("--force", action="store_true", help="rerun models that have a report.json")
     table_parser = commands.add_parser("table", help="write table.md and table.json from the reports")
     table_parser.add_argument("folders", type=Path, nargs="+", help="later folders' models replace earlier ones'")
@@ -143,7 +152,7 @@ def main() -> None:
         unknown = [m for m in args.models.split(",") if m not in ZOO]
         if unknown:
             parser.error(f"not an SE model of the zoo: {', '.join(unknown)}; choose from {', '.join(ZOO)}")
-        run(args.models.split(","), folder, args.rounds, args.iterations, args.force)
+        run(args.models.split(","), folder, args.rounds, args.iterations, args.batches, args.force)
     rows = table_rows(*folders)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "table.json").write_text(json.dumps(rows, indent=2) + "\n")
