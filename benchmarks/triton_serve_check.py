@@ -6,7 +6,9 @@ bounded in requests and time and only talks to 127.0.0.1. Needs the serve enviro
 
     $SE_DEPLOY_SERVE_PYTHON benchmarks/triton_serve_check.py --engine ENGINE_DIR --requests 200 --concurrency 8
 
-Prints and writes (``--out``) a JSON record: requests, errors, mismatches, p50/p99 latency, throughput.
+Prints and writes (``--out``) a JSON record: requests, errors, mismatches, p50/p99 latency, throughput,
+and for an SE-native engine the batch buckets whose graphs served the requests (Triton's dynamic batcher
+merges requests into batches the engine splits into its buckets).
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ def main() -> None:
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - began
+        native = getattr(getattr(engine, "session", None), "opened_buckets", None)
     ordered = sorted(latencies)
     record = {
         "check": "triton_serve",
@@ -105,6 +108,9 @@ def main() -> None:
         "p50_ms": round(statistics.median(ordered), 3) if ordered else None,
         "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 3) if ordered else None,
         "requests_per_s": round(len(latencies) / wall, 1) if wall else None,
+        "native_buckets_run": native,
+        "batch_sizes_served": {str(k): v for k, v in sorted(server["batch_sizes"][args.name].items())},
+        "images_requested": sum(len(pool[i % len(pool)]) for i in range(len(latencies) + len(errors))),
     }
     text = json.dumps(record, indent=2)
     print(text)

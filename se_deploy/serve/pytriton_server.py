@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import sysconfig
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,7 +43,8 @@ def free_port() -> int:
 
 @contextmanager
 def serve_engines(engines: dict[str, str | Path], *, max_batch: int = 64) -> Iterator[dict[str, Any]]:
-    """Start Triton on loopback with each engine bound under its name; yields ports and loaded engines."""
+    """Start Triton on loopback with each engine bound under its name; yields ports, loaded engines and, per
+    engine, how many batches of each size Triton's dynamic batcher handed it (``batch_sizes``)."""
     try:
         from pytriton.decorators import batch
         from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
@@ -55,6 +57,7 @@ def serve_engines(engines: dict[str, str | Path], *, max_batch: int = 64) -> Ite
     use_running_libpython()
     ports = {"http": free_port(), "grpc": free_port(), "metrics": free_port()}
     loaded: dict[str, Runner] = {name: load(path) for name, path in engines.items()}
+    served: dict[str, Counter[int]] = {name: Counter() for name in loaded}
     config = TritonConfig(
         http_address="127.0.0.1",
         http_port=ports["http"],
@@ -69,8 +72,11 @@ def serve_engines(engines: dict[str, str | Path], *, max_batch: int = 64) -> Ite
             limit = min(spec.max_batch or max_batch, max_batch)
 
             @batch
-            def infer(engine: Runner = engine, **inputs: np.ndarray) -> dict[str, np.ndarray]:
+            def infer(
+                engine: Runner = engine, sizes: Counter[int] = served[name], **inputs: np.ndarray
+            ) -> dict[str, np.ndarray]:
                 (values,) = inputs.values()
+                sizes[len(values)] += 1
                 return {"logits": engine(values.astype(engine.input_spec.dtype, copy=False)).astype(np.float32)}
 
             sample_shape = tuple(-1 if d is None else d for d in spec.shape[1:])
@@ -83,4 +89,4 @@ def serve_engines(engines: dict[str, str | Path], *, max_batch: int = 64) -> Ite
                 strict=False,
             )
         triton.run()
-        yield {"ports": ports, "engines": loaded}
+        yield {"ports": ports, "engines": loaded, "batch_sizes": served}

@@ -1,5 +1,7 @@
-"""A real Triton Inference Server (NVIDIA PyTriton's bundled tritonserver) on loopback, serving an
-se-deploy INT8 engine under concurrent load; every answer is checked against the runtime API.
+"""A real Triton Inference Server (NVIDIA PyTriton's bundled tritonserver) on loopback, serving se-deploy
+engines under concurrent load: INT8, and FP32 (SE-native where this CPU has ORT's NCHWc layout: Triton's
+dynamic batcher merges requests into batches the engine runs on its batch buckets); every answer is
+checked against the runtime API.
 
 PyTriton pins numpy < 2, so it lives in its own environment: `bash scripts/setup_serve_env.sh` and
 SE_DEPLOY_SERVE_PYTHON pointing at its python (.ci/run does both)."""
@@ -15,6 +17,7 @@ import pytest
 
 from se_deploy.backends.base import BuildRequest
 from se_deploy.backends.onnxruntime.build import build_onnxruntime_engine
+from se_deploy.backends.onnxruntime.native.platform import current_platform
 from se_deploy.prepare import Preparation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,13 +27,17 @@ SERVE_PYTHON = os.environ.get("SE_DEPLOY_SERVE_PYTHON")
 @pytest.mark.skipif(
     not SERVE_PYTHON, reason="no serve environment: bash scripts/setup_serve_env.sh, then set SE_DEPLOY_SERVE_PYTHON"
 )
-def test_triton_serves_an_engine_under_concurrent_load(tmp_path: Path, digits_models, digits_folders) -> None:  # type: ignore[no-untyped-def]
-    engine = tmp_path / "int8"
-    build_onnxruntime_engine(
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_triton_serves_an_engine_under_concurrent_load(
+    tmp_path: Path, digits_models, digits_folders, precision
+) -> None:  # type: ignore[no-untyped-def]
+    engine = tmp_path / precision
+    calib = digits_folders["train"] if precision == "int8" else None
+    built = build_onnxruntime_engine(
         BuildRequest(
             digits_models["se_resnet_tiny"],
             engine,
-            Preparation(precision="int8", calib=digits_folders["train"], calib_samples=64),
+            Preparation(precision=precision, calib=calib, calib_samples=64),
         )
     )
     out = tmp_path / "serve.json"
@@ -60,4 +67,11 @@ def test_triton_serves_an_engine_under_concurrent_load(tmp_path: Path, digits_mo
     record = json.loads(out.read_text())
     assert record["answered"] == 120 and record["errors"] == 0 and record["mismatches"] == 0, record
     assert record["p50_ms"] > 0 and record["p99_ms"] >= record["p50_ms"]
+    # every image went through the engine Triton called, in batches its dynamic batcher formed
+    assert sum(int(size) * count for size, count in record["batch_sizes_served"].items()) == record["images_requested"]
+    if built.description.native:  # SE-native FP32 (NCHWc CPUs): the served runner ran the bucket graphs
+        assert record["native_buckets_run"], record
+    else:
+        assert precision == "int8" or current_platform().nchwc_block is None
+        assert record["native_buckets_run"] is None
     assert proc.returncode == 0

@@ -13,12 +13,14 @@ viewed ``[1, C/b, k*k, b]``. At batch N the conv runs once with ``group=N*C`` ov
 ``[1, N*C, H, W]`` (same memory as ``[N, C/b, H, W, b]``), bias tiled N times; its output viewed back
 as ``[N, C, H', W']``. The conv keeps its own stride, padding, dilation, fused activation and fused sum.
 
-The same holds for a 1x1 conv after the block (MobileNetV3, EfficientNet, PP-LCNet: SE between the
-depthwise and the projecting 1x1 conv): ``W (s * X) = (W diag(s)) X``, the gate scaling the weight's input
-channels. ORT stores a blocked 1x1 weight ``[O, C, 1, 1]`` as OIHWBiBo, bytes ``[O/b, C/b, b_in, b_out]``
-(input channel ``c`` at axes 1 and 2), so the gate viewed ``[N, 1, C/b, b, 1]`` broadcasts onto the weight
-viewed ``[1, O/b, C/b, b, b]``; at batch N one ``group=N`` conv. The weight (O x C values per sample) must
-be smaller than the activation it spares (C x H x W): folded only where ``O < H*W``.
+The same holds for an ungrouped conv after the block, 1x1 (MobileNetV3, EfficientNet, PP-LCNet: SE between
+the depthwise and the projecting 1x1 conv) or k x k (SE-VGG: SE between two 3x3 convs):
+``conv(s * X; W) = conv(X; W diag(s))``, the gate scaling the weight's input channels (zero padding stays
+zero). ORT stores a blocked weight ``[O, C, kh, kw]`` as OIHWBiBo, bytes ``[O/b, C/b, kh, kw, b_in, b_out]``
+(input channel ``c`` at axes 1 and 4), so the gate viewed ``[N, 1, C/b, 1, b, 1]`` broadcasts onto the
+weight viewed ``[1, O/b, C/b, kh*kw, b, b]``; at batch N one ``group=N`` conv. The weight (O x C x kh x kw
+values per sample) must be smaller than the activation it spares (C x H x W): folded only where
+``O*kh*kw < H*W`` (SE-VGG: the first three stages, whose activations are the largest).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from se_deploy.backends.onnxruntime.native.rewrite import BlockOutcome, BlockRew
 
 FOLD_TARGET = "depthwise conv after the SE block"
 POINTWISE_TARGET = "1x1 conv after the SE block"
+DENSE_TARGET = "k x k conv after the SE block"
 _NOT_ALONE = "the SE output does not feed one blocked conv alone"
 
 
@@ -51,7 +54,7 @@ class ConsumerPlan:
 
     reorder: onnx.NodeProto  # ORT's ReorderInput of the SE output
     conv: onnx.NodeProto  # the nchwc conv that reads it: depthwise, or 1x1 ungrouped
-    weight: np.ndarray  # ORT's blocked filter: OIHWBo dims [C, 1, kh, kw], or OIHWBiBo dims [O, C, 1, 1]
+    weight: np.ndarray  # ORT's blocked filter: OIHWBo dims [C, 1, kh, kw], or OIHWBiBo dims [O, C, kh, kw]
     bias: np.ndarray | None  # [C] or [O]
 
     @property
@@ -87,14 +90,14 @@ def consumer_plan(rewriter: BlockRewriter, mul: onnx.NodeProto, shape: Shape) ->
             return (
                 f"the depthwise filter is not smaller than the image ({array.shape[2]}x{array.shape[3]} >= H*W={h * w})"
             )
-    elif group == 1 and array.shape[1:] == (c, 1, 1):
-        out_c = array.shape[0]
+    elif group == 1 and array.shape[1] == c:
+        out_c, taps = array.shape[0], array.shape[2] * array.shape[3]
         if out_c % rewriter.block:  # ORT pads blocked weights to the block; a weight that is not is not ORT's
-            return f"the 1x1 conv after the SE block has {out_c} outputs, not a multiple of the block {rewriter.block}"
-        if out_c >= h * w:
-            return f"the 1x1 conv's weight is not smaller than the activation (Cout={out_c} >= H*W={h * w})"
+            return f"the conv after the SE block has {out_c} outputs, not a multiple of the block {rewriter.block}"
+        if out_c * taps >= h * w:
+            return f"the conv's weight is not smaller than the activation (Cout*kh*kw={out_c}*{taps} >= H*W={h * w})"
     else:
-        return f"the conv after the SE block is neither depthwise nor an ungrouped 1x1 conv (group {group})"
+        return f"the conv after the SE block is neither depthwise nor ungrouped (group {group})"
     bias = None
     if len(conv.input) > 2 and conv.input[2]:
         if conv.input[2] not in g.initializers:
@@ -126,9 +129,9 @@ def fold_into_consumer(
         w_view, s_shape, groups = plan.weight.reshape(1, c // b, kh * kw, b), [n, c // b, 1, b], n * c
         weight_shape = [n * c, 1, kh, kw]
     else:
-        # W[o, c] * s[n, c] on OIHWBiBo bytes: [1, O/b, C/b, b_in, b_out] * s[N, 1, C/b, b, 1] -> [N*O, C, 1, 1]
-        w_view, s_shape, groups = plan.weight.reshape(1, out_c // b, c // b, b, b), [n, 1, c // b, b, 1], n
-        weight_shape = [n * out_c, c, 1, 1]
+        # W[o, c] * s[n, c] on OIHWBiBo bytes: [1, O/b, C/b, kh*kw, b_in, b_out] * s[N, 1, C/b, 1, b, 1]
+        w_view = plan.weight.reshape(1, out_c // b, c // b, kh * kw, b, b)
+        s_shape, groups, weight_shape = [n, 1, c // b, 1, b, 1], n, [n * out_c, c, kh, kw]
     s_view, scaled, weight = g.fresh("gate_view"), g.fresh("scaled_w"), g.fresh("folded_w")
     g.add("Reshape", [gate_source, g.const("shape_gate", np.array(s_shape, np.int64))], [s_view])
     g.add("Mul", [g.const("consumer_w", np.ascontiguousarray(w_view)), s_view], [scaled], role=GATE_WEIGHTS)
@@ -151,5 +154,5 @@ def fold_into_consumer(
         g.add("Reshape", [flat_out, g.const("shape_nchw", np.array([n, out_c, 0, 0], np.int64))], [out])
     for node in (mul, plan.reorder, plan.conv):
         g.remove(node)
-    target = FOLD_TARGET if plan.depthwise else POINTWISE_TARGET
+    target = FOLD_TARGET if plan.depthwise else POINTWISE_TARGET if kh * kw == 1 else DENSE_TARGET
     return BlockOutcome(label(mul), c, True, hoisted=hoisted, folded=True, fold_target=target)

@@ -77,6 +77,12 @@ class NativeSession:
                 self._sessions[bucket] = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
             return self._sessions[bucket]
 
+    @property
+    def opened_buckets(self) -> list[int]:
+        """The buckets whose graphs have run (opened on first use): what served a workload."""
+        with self._lock:
+            return sorted(self._sessions)
+
     def get_inputs(self) -> list[_IOInfo]:
         return self._inputs
 

@@ -146,12 +146,13 @@ def optimized_depthwise_se_graph(
     bias: bool = True,
     fused_sum: bool = False,
     pointwise_out: int | None = None,
+    kernel: int = 1,
 ) -> tuple[onnx.ModelProto, dict]:
     """x -> nchwc Conv1x1+Relu -> ReorderOutput -> SE -> Mul -> ReorderInput -> nchwc 3x3 depthwise (stride 2): MobileNet.
 
     The depthwise filter is stored as ORT stores it, OIHWBo ([C/b, 1, 3, 3, b] bytes as dims [C, 1, 3, 3]).
-    ``pointwise_out``: the conv after the SE is instead a 1x1 conv to that many channels (stride 1), its
-    weight stored OIHWBiBo like ORT's.
+    ``pointwise_out``: the conv after the SE is instead an ungrouped conv to that many channels (stride 1),
+    1x1, or ``kernel`` x ``kernel`` with padding and a fused Relu (SE-VGG), its weight stored OIHWBiBo like ORT's.
     """
     rng = np.random.default_rng(0)
     dw_plain = rng.standard_normal((c, 1, 3, 3)).astype(np.float32)
@@ -167,9 +168,10 @@ def optimized_depthwise_se_graph(
     out_c = c
     if pointwise_out is not None:
         out_c = pointwise_out
-        plain_pw = rng.standard_normal((out_c, c)).astype(np.float32)
-        blocked_pw = plain_pw.reshape(out_c // block, block, c // block, block).transpose(0, 2, 3, 1)
-        inits[4] = numpy_helper.from_array(np.ascontiguousarray(blocked_pw).reshape(out_c, c, 1, 1), "wd")
+        plain_pw = rng.standard_normal((out_c, c, kernel, kernel)).astype(np.float32)
+        blocked_pw = plain_pw.reshape(out_c // block, block, c // block, block, kernel, kernel)
+        blocked_pw = blocked_pw.transpose(0, 2, 4, 5, 3, 1)  # [Ob, Cb, kh, kw, b_in, b_out]
+        inits[4] = numpy_helper.from_array(np.ascontiguousarray(blocked_pw).reshape(out_c, c, kernel, kernel), "wd")
         inits[5] = numpy_helper.from_array(rng.standard_normal(out_c).astype(np.float32), "bd")
     dw_inputs = ["y_b", "wd", "bd" if bias else ""]
     if fused_sum:
@@ -195,7 +197,10 @@ def optimized_depthwise_se_graph(
             )
         )
     else:
-        nodes.append(helper.make_node("Conv", dw_inputs, ["d_b"], domain=NCHWC, kernel_shape=[1, 1], group=1))
+        dense = {"pads": [kernel // 2] * 4, "activation": "Relu"} if kernel > 1 else {}
+        nodes.append(
+            helper.make_node("Conv", dw_inputs, ["d_b"], domain=NCHWC, kernel_shape=[kernel, kernel], group=1, **dense)
+        )
     nodes.append(helper.make_node("ReorderOutput", ["d_b"], ["out"], domain=NCHWC, channels=out_c, channels_last=0))
     out_hw = hw if fused_sum or pointwise_out is not None else (hw + 1) // 2
     graph = helper.make_graph(

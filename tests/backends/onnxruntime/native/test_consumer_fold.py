@@ -8,7 +8,7 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from se_deploy.backends.onnxruntime.native.consumer_fold import FOLD_TARGET, POINTWISE_TARGET
+from se_deploy.backends.onnxruntime.native.consumer_fold import DENSE_TARGET, FOLD_TARGET, POINTWISE_TARGET
 from se_deploy.backends.onnxruntime.native.fold import rewrite_native_folded
 from se_deploy.backends.onnxruntime.native.platform import current_platform
 
@@ -72,8 +72,8 @@ def test_without_bias_the_folded_conv_has_none() -> None:
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ({"group": 8}, "the conv after the SE block is neither depthwise nor an ungrouped 1x1 conv (group 8)"),
-        ({"pointwise_out": 40}, "the 1x1 conv's weight is not smaller than the activation (Cout=40 >= H*W=36)"),
+        ({"group": 8}, "the conv after the SE block is neither depthwise nor ungrouped (group 8)"),
+        ({"pointwise_out": 40}, "the conv's weight is not smaller than the activation (Cout*kh*kw=40*1 >= H*W=36)"),
     ],
 )
 def test_each_fallback_keeps_the_scaling_conv_and_says_why(change: dict, reason: str) -> None:
@@ -135,8 +135,57 @@ def test_gate_scales_the_input_channels_of_a_1x1_conv_after_the_block(block: int
         np.testing.assert_array_equal(scaled[sample * out_c : (sample + 1) * out_c].reshape(-1), want.reshape(-1))
 
 
+@pytest.mark.parametrize("block", [8, 16])
+@pytest.mark.parametrize("n", [1, 2])
+def test_gate_scales_the_input_channels_of_a_3x3_conv_after_the_block(block: int, n: int) -> None:
+    """SE-VGG: SE between two 3x3 convs; the gate scales the next conv's input channels, all 9 taps."""
+    c, out_c = 2 * block, block
+    model, shapes = optimized_depthwise_se_graph(n, c, 16, block, pointwise_out=out_c, kernel=3)
+    rewritten = rewrite_native_folded(model, shapes, block, fold_batched=True)
+    (outcome,) = rewritten.blocks
+    assert outcome.folded and outcome.fold_target == DENSE_TARGET
+    out = rewritten.model
+    producers, inits = _producers(out), {i.name: numpy_helper.to_array(i) for i in out.graph.initializer}
+    source_inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    (conv,) = [node for node in out.graph.node if node.name.startswith("se_native/FoldedConv")]
+    attrs = _attrs(conv)
+    assert attrs["group"] == n and attrs["kernel_shape"] == [3, 3] and attrs["pads"] == [1, 1, 1, 1]
+    assert attrs["activation"] == b"Relu" or attrs["activation"] == "Relu"
+    reshape_w = producers[conv.input[1]]
+    mul = producers[reshape_w.input[0]]
+    w_view = next(inits[i] for i in mul.input if i in inits)
+    gate_reshape = producers[next(i for i in mul.input if i not in inits)]
+    gate = np.random.default_rng(6).uniform(size=(n, c)).astype(np.float32)
+    scaled = (w_view * gate.reshape(inits[gate_reshape.input[1]])).reshape(inits[reshape_w.input[1]])
+    assert scaled.shape == (n * out_c, c, 3, 3)
+    blocked = source_inits["wd"].reshape(out_c // block, c // block, 3, 3, block, block)  # [Ob, Cb, kh, kw, bi, bo]
+    plain = blocked.transpose(0, 5, 1, 4, 2, 3).reshape(out_c, c, 3, 3)
+    for sample in range(n):
+        want = (plain * gate[sample][None, :, None, None]).reshape(out_c // block, block, c // block, block, 3, 3)
+        want = want.transpose(0, 2, 4, 5, 3, 1)
+        np.testing.assert_array_equal(scaled[sample * out_c : (sample + 1) * out_c].reshape(-1), want.reshape(-1))
+
+
+def test_a_3x3_conv_whose_weight_outweighs_the_activation_is_not_folded() -> None:
+    model, shapes = optimized_depthwise_se_graph(1, 16, 8, 8, pointwise_out=16, kernel=3)  # 16*9 >= 8*8
+    (outcome,) = rewrite_native_folded(model, shapes, 8).blocks
+    assert not outcome.folded
+    assert outcome.consumer_fold_reason == (
+        "the conv's weight is not smaller than the activation (Cout*kh*kw=16*9 >= H*W=64)"
+    )
+
+
 @pytest.mark.parametrize(
-    ("n", "variant"), [(1, "depthwise"), (2, "depthwise"), (2, "depthwise_sum"), (1, "pointwise"), (2, "pointwise")]
+    ("n", "variant"),
+    [
+        (1, "depthwise"),
+        (2, "depthwise"),
+        (2, "depthwise_sum"),
+        (1, "pointwise"),
+        (2, "pointwise"),
+        (1, "3x3"),
+        (2, "3x3"),
+    ],
 )
 def test_folded_graph_computes_the_same_on_this_cpu(n: int, variant: str) -> None:
     import onnxruntime as ort
@@ -145,13 +194,15 @@ def test_folded_graph_computes_the_same_on_this_cpu(n: int, variant: str) -> Non
     if block is None:
         pytest.skip("ONNX Runtime uses no NCHWc layout on this CPU")
     c = 4 * block
+    hw = 13 if variant == "3x3" else 7  # the 3x3 conv's weight must be smaller than the activation to fold
     pointwise = {"pointwise_out": 2 * block} if variant == "pointwise" else {}
-    model, shapes = optimized_depthwise_se_graph(n, c, 7, block, fused_sum=variant == "depthwise_sum", **pointwise)
+    pointwise |= {"pointwise_out": block, "kernel": 3} if variant == "3x3" else {}
+    model, shapes = optimized_depthwise_se_graph(n, c, hw, block, fused_sum=variant == "depthwise_sum", **pointwise)
     rewritten = rewrite_native_folded(model, shapes, block, fold_batched=True)
     assert rewritten.blocks[0].folded
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    feeds = {"x": np.random.default_rng(3).standard_normal((n, 4 * block, 7, 7)).astype(np.float32)}
+    feeds = {"x": np.random.default_rng(3).standard_normal((n, 4 * block, hw, hw)).astype(np.float32)}
     want, got = (
         ort.InferenceSession(m.SerializeToString(), options, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
         for m in (model, rewritten.model)
