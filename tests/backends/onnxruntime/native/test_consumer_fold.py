@@ -109,60 +109,36 @@ def test_batch_folding_off_folds_at_batch_one_only() -> None:
 
 @pytest.mark.parametrize("block", [8, 16])
 @pytest.mark.parametrize("n", [1, 3])
-def test_gate_scales_the_input_channels_of_a_1x1_conv_after_the_block(block: int, n: int) -> None:
-    c, out_c = 2 * block, 3 * block
-    model, shapes = optimized_depthwise_se_graph(n, c, 8, block, pointwise_out=out_c)
-    (outcome,) = rewrite_native_folded(model, shapes, block, fold_batched=True).blocks
-    assert outcome.folded and outcome.fold_target == POINTWISE_TARGET
-    out = rewrite_native_folded(model, shapes, block, fold_batched=True).model
-    producers, inits = _producers(out), {i.name: numpy_helper.to_array(i) for i in out.graph.initializer}
-    source_inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    (conv,) = [node for node in out.graph.node if node.name.startswith("se_native/FoldedConv")]
-    assert _attrs(conv)["group"] == n and (
-        conv.input[0] == "xb" if n == 1 else producers[conv.input[0]].input[0] == "xb"
-    )
-    reshape_w = producers[conv.input[1]]
-    mul = producers[reshape_w.input[0]]
-    w_view = next(inits[i] for i in mul.input if i in inits)
-    gate_reshape = producers[next(i for i in mul.input if i not in inits)]
-    gate = np.random.default_rng(6).uniform(size=(n, c)).astype(np.float32)
-    scaled = (w_view * gate.reshape(inits[gate_reshape.input[1]])).reshape(inits[reshape_w.input[1]])
-    assert scaled.shape == (n * out_c, c, 1, 1)
-    blocked = source_inits["wd"].reshape(out_c // block, c // block, block, block)  # [Ob, Cb, b_in, b_out]
-    plain = blocked.transpose(0, 3, 1, 2).reshape(out_c, c)
-    for sample in range(n):
-        want = (plain * gate[sample][None, :]).reshape(out_c // block, block, c // block, block).transpose(0, 2, 3, 1)
-        np.testing.assert_array_equal(scaled[sample * out_c : (sample + 1) * out_c].reshape(-1), want.reshape(-1))
-
-
-@pytest.mark.parametrize("block", [8, 16])
-@pytest.mark.parametrize("n", [1, 2])
-def test_gate_scales_the_input_channels_of_a_3x3_conv_after_the_block(block: int, n: int) -> None:
-    """SE-VGG: SE between two 3x3 convs; the gate scales the next conv's input channels, all 9 taps."""
-    c, out_c = 2 * block, block
-    model, shapes = optimized_depthwise_se_graph(n, c, 16, block, pointwise_out=out_c, kernel=3)
+@pytest.mark.parametrize("kernel", [1, 3])
+def test_gate_scales_the_input_channels_of_an_ungrouped_conv_after_the_block(block: int, n: int, kernel: int) -> None:
+    """1x1 (MobileNetV3, EfficientNet) or 3x3 (SE-VGG) conv after the SE: the gate scales its input channels."""
+    c, out_c = 2 * block, (3 if kernel == 1 else 1) * block
+    model, shapes = optimized_depthwise_se_graph(n, c, 16, block, pointwise_out=out_c, kernel=kernel)
     rewritten = rewrite_native_folded(model, shapes, block, fold_batched=True)
     (outcome,) = rewritten.blocks
-    assert outcome.folded and outcome.fold_target == DENSE_TARGET
+    assert outcome.folded and outcome.fold_target == (POINTWISE_TARGET if kernel == 1 else DENSE_TARGET)
     out = rewritten.model
     producers, inits = _producers(out), {i.name: numpy_helper.to_array(i) for i in out.graph.initializer}
     source_inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     (conv,) = [node for node in out.graph.node if node.name.startswith("se_native/FoldedConv")]
     attrs = _attrs(conv)
-    assert attrs["group"] == n and attrs["kernel_shape"] == [3, 3] and attrs["pads"] == [1, 1, 1, 1]
-    assert attrs["activation"] == b"Relu" or attrs["activation"] == "Relu"
+    assert attrs["group"] == n and attrs["kernel_shape"] == [kernel, kernel]
+    assert conv.input[0] == "xb" if n == 1 else producers[conv.input[0]].input[0] == "xb"
+    if kernel == 3:  # the conv keeps its own padding and fused activation
+        assert attrs["pads"] == [1, 1, 1, 1] and attrs["activation"] in (b"Relu", "Relu")
     reshape_w = producers[conv.input[1]]
     mul = producers[reshape_w.input[0]]
     w_view = next(inits[i] for i in mul.input if i in inits)
     gate_reshape = producers[next(i for i in mul.input if i not in inits)]
     gate = np.random.default_rng(6).uniform(size=(n, c)).astype(np.float32)
     scaled = (w_view * gate.reshape(inits[gate_reshape.input[1]])).reshape(inits[reshape_w.input[1]])
-    assert scaled.shape == (n * out_c, c, 3, 3)
-    blocked = source_inits["wd"].reshape(out_c // block, c // block, 3, 3, block, block)  # [Ob, Cb, kh, kw, bi, bo]
-    plain = blocked.transpose(0, 5, 1, 4, 2, 3).reshape(out_c, c, 3, 3)
+    assert scaled.shape == (n * out_c, c, kernel, kernel)
+    k = kernel
+    blocked = source_inits["wd"].reshape(out_c // block, c // block, k, k, block, block)  # [Ob, Cb, kh, kw, bi, bo]
+    plain = blocked.transpose(0, 5, 1, 4, 2, 3).reshape(out_c, c, k, k)
     for sample in range(n):
-        want = (plain * gate[sample][None, :, None, None]).reshape(out_c // block, block, c // block, block, 3, 3)
-        want = want.transpose(0, 2, 4, 5, 3, 1)
+        want = (plain * gate[sample][None, :, None, None]).reshape(out_c // block, block, c // block, block, k, k)
+        want = want.transpose(0, 2, 4, 5, 3, 1)  # back to ORT's OIHWBiBo bytes
         np.testing.assert_array_equal(scaled[sample * out_c : (sample + 1) * out_c].reshape(-1), want.reshape(-1))
 
 
