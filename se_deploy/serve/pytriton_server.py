@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import sysconfig
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +59,7 @@ def serve_engines(engines: dict[str, str | Path], *, max_batch: int = 64) -> Ite
     ports = {"http": free_port(), "grpc": free_port(), "metrics": free_port()}
     loaded: dict[str, Runner] = {name: load(path) for name, path in engines.items()}
     served: dict[str, Counter[int]] = {name: Counter() for name in loaded}
+    counting = threading.Lock()  # infer may be called from Triton's threads: += on a Counter is not atomic
     config = TritonConfig(
         http_address="127.0.0.1",
         http_port=ports["http"],
@@ -76,7 +78,8 @@ def serve_engines(engines: dict[str, str | Path], *, max_batch: int = 64) -> Ite
                 engine: Runner = engine, sizes: Counter[int] = served[name], **inputs: np.ndarray
             ) -> dict[str, np.ndarray]:
                 (values,) = inputs.values()
-                sizes[len(values)] += 1
+                with counting:
+                    sizes[len(values)] += 1
                 return {"logits": engine(values.astype(engine.input_spec.dtype, copy=False)).astype(np.float32)}
 
             sample_shape = tuple(-1 if d is None else d for d in spec.shape[1:])

@@ -29,8 +29,8 @@ SERVE_PYTHON = os.environ.get("SE_DEPLOY_SERVE_PYTHON")
 )
 @pytest.mark.parametrize("precision", ["int8", "fp32"])
 def test_triton_serves_an_engine_under_concurrent_load(
-    tmp_path: Path, digits_models, digits_folders, precision
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, digits_models: dict[str, Path], digits_folders: dict[str, Path], precision: str
+) -> None:
     engine = tmp_path / precision
     calib = digits_folders["train"] if precision == "int8" else None
     built = build_onnxruntime_engine(

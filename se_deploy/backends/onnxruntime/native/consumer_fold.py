@@ -53,7 +53,7 @@ class ConsumerPlan:
     """What folding one block's gate into the depthwise conv after it reads from ORT's graph."""
 
     reorder: onnx.NodeProto  # ORT's ReorderInput of the SE output
-    conv: onnx.NodeProto  # the nchwc conv that reads it: depthwise, or 1x1 ungrouped
+    conv: onnx.NodeProto  # the nchwc conv that reads it: depthwise, or ungrouped (1x1 or k x k)
     weight: np.ndarray  # ORT's blocked filter: OIHWBo dims [C, 1, kh, kw], or OIHWBiBo dims [O, C, kh, kw]
     bias: np.ndarray | None  # [C] or [O]
 
