@@ -94,6 +94,7 @@ def main() -> None:
             thread.join()
         wall = time.perf_counter() - began
         native = getattr(getattr(engine, "session", None), "opened_buckets", None)
+        sliced = getattr(getattr(engine, "session", None), "sliced_runs", None)  # batch-parallel engines
     ordered = sorted(latencies)
     record = {
         "check": "triton_serve",
@@ -109,6 +110,7 @@ def main() -> None:
         "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 3) if ordered else None,
         "requests_per_s": round(len(latencies) / wall, 1) if wall else None,
         "native_buckets_run": native,
+        "batch_parallel_sliced_runs": sliced,
         "batch_sizes_served": {str(k): v for k, v in sorted(server["batch_sizes"][args.name].items())},
         "images_requested": sum(len(pool[i % len(pool)]) for i in range(len(latencies) + len(errors))),
     }

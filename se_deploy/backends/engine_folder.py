@@ -35,6 +35,7 @@ class EngineDescription:
     versions: dict[str, str] = field(default_factory=dict)
     created: str = ""
     native: dict[str, Any] | None = None  # SE-native graphs per batch bucket (native/build.py's to_dict)
+    batch_parallel: dict[str, Any] | None = None  # ONNX Runtime: batches split across cores (batch_parallel.py)
     schema: str = ENGINE_SCHEMA
     fidelity: dict[str, Any] = field(default_factory=dict)  # vs the FP32 source (precision/fidelity.py)
 

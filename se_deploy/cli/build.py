@@ -94,6 +94,13 @@ from se_deploy.cli.render import (
     is_flag=True,
     help="SE-native: keep the SE gate as its own scaling pass instead of folding it into conv3's weights.",
 )
+@choice_option(
+    "--batch-parallel",
+    choices=["auto", "on", "off"],
+    default="auto",
+    help="ONNX Runtime CPU: run a batch as per-core slices, one intra-op thread each [auto: INT8 engines with "
+    "fused SE blocks, whose SE scale ONNX Runtime runs on one thread].",
+)
 @click.option(
     "--no-plugin", is_flag=True, help="TensorRT: inline the fused nodes' ONNX functions instead of the SE plugin."
 )
@@ -123,6 +130,7 @@ def build_command(
     portable: bool,
     squeeze_hoist: bool,
     no_fold: bool,
+    batch_parallel: str,
     no_plugin: bool,
     force: bool,
     as_json: bool,
@@ -157,6 +165,7 @@ def build_command(
         "portable": portable,
         "squeeze_hoist": squeeze_hoist,
         "no_fold": no_fold,
+        "batch_parallel": batch_parallel,
         "no_plugin": no_plugin,
     }
     request = BuildRequest(model, output, preparation, force=force)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from se_deploy.backends.base import BuildRequest
+from se_deploy.backends.onnxruntime.batch_parallel import available_cores
 from se_deploy.backends.onnxruntime.build import build_onnxruntime_engine
 from se_deploy.backends.onnxruntime.native.platform import current_platform
 from se_deploy.prepare import Preparation
@@ -74,4 +75,8 @@ def test_triton_serves_an_engine_under_concurrent_load(
     else:
         assert precision == "int8" or current_platform().nchwc_block is None
         assert record["native_buckets_run"] is None
+    plan = built.description.batch_parallel or {}
+    assert plan.get("enabled") == (precision == "int8")  # INT8 SE engines split batches across cores
+    if plan.get("enabled") and available_cores() >= 2 and any(int(size) > 1 for size in record["batch_sizes_served"]):
+        assert record["batch_parallel_sliced_runs"], record  # the served runner ran Triton's batches as slices
     assert proc.returncode == 0

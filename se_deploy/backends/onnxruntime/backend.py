@@ -23,25 +23,25 @@ def _options(flags: Mapping[str, Any]) -> Any:
         max_batch=8 if max_batch is None else max_batch,
         hoist_squeeze=flags.get("squeeze_hoist", False),
         fold_gate=not flags.get("no_fold", False),
+        batch_parallel=flags.get("batch_parallel") or "auto",
     )
 
 
 def _bench_variants(precision: str, batches: tuple[int, ...]) -> dict[str, BenchVariant]:
     from se_deploy.backends.onnxruntime.build import OnnxRuntimeOptions
 
-    def options(native: bool) -> OnnxRuntimeOptions:
-        return OnnxRuntimeOptions(native=native, max_batch=max(batches))
+    def options(native: bool, batch_parallel: str = "auto") -> OnnxRuntimeOptions:
+        return OnnxRuntimeOptions(native=native, max_batch=max(batches), batch_parallel=batch_parallel)
 
-    variants = {
+    # every variant as `se-deploy build` makes it by default (auto: stock, twin and baseline have no fused
+    # SE block, so their batches run whole), but fused-portable: the fused graph as plain ORT runs it
+    return {
         STOCK: BenchVariant(False, options(False)),
-        FUSED: BenchVariant(True, options(True)),  # SE-native graphs where they apply (FP32 CPU)
-        FUSED_PORTABLE: BenchVariant(True, options(False)),
+        FUSED: BenchVariant(True, options(True)),  # SE-native graphs (FP32 CPU); batch-parallel (INT8 CPU)
+        FUSED_PORTABLE: BenchVariant(True, options(False, batch_parallel="off")),
         TWIN: BenchVariant(False, options(False)),
         BASELINE: BenchVariant(False, options(False)),
     }
-    if precision != "fp32":
-        del variants[FUSED_PORTABLE]  # only FP32 CPU engines get SE-native graphs: fused is the portable graph already
-    return variants
 
 
 BACKEND = Backend(

@@ -19,6 +19,7 @@ from se_deploy import model_metadata
 from se_deploy.backends.base import BuildRequest, BuildResult
 from se_deploy.backends.engine_folder import ENGINE_FILENAME, MODEL_FILENAME, EngineDescription
 from se_deploy.backends.onnxruntime.artifact import BACKEND_NAME, providers_for
+from se_deploy.backends.onnxruntime.batch_parallel import plan_for
 from se_deploy.backends.onnxruntime.native.build import (
     NATIVE_DIR,
     NativeBuild,
@@ -44,6 +45,7 @@ class OnnxRuntimeOptions:
     max_batch: int = 8  # SE-native: batch buckets 1, 2, 4, ... max_batch
     hoist_squeeze: bool = False  # SE-native: squeeze before a linear 1x1 conv where exact (slower as written)
     fold_gate: bool = True  # SE-native: the gate folded into conv3's weights where exact and cheaper (fold.py)
+    batch_parallel: str = "auto"  # auto|on|off: run batches as per-core slices (batch_parallel.py)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ def validate(request: BuildRequest, options: OnnxRuntimeOptions) -> None:
     request.preparation.validate()
     if options.max_batch < 1:
         raise InvalidArgumentError(f"--max-batch must be at least 1, got {options.max_batch}")
+    plan_for(options.batch_parallel, precision="fp32", device=options.device, fused=False, se_blocks=0)
 
 
 def build_onnxruntime_engine(
@@ -97,6 +100,9 @@ def _build(
     native = None
     if options.native and fused:
         native = _native_graphs(precision, options, source, se_blocks, notes, progress)
+    parallel = plan_for(options.batch_parallel, precision=precision, device=device, fused=fused, se_blocks=se_blocks)
+    if parallel.enabled:
+        notes.append(f"batch-parallel: {parallel.reason} (--batch-parallel off: whole batches on intra-op threads)")
 
     progress("checking the engine runs")
     measured = measure_fidelity(source, model, shapes=request.preparation.input_shapes)
@@ -120,6 +126,7 @@ def _build(
         versions={"se_deploy": se_deploy.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         native=native.to_dict() if native else None,
+        batch_parallel=parallel.to_dict(),
         fidelity=measured.to_dict(),
     )
     with staging_dir(parent) as staging:

@@ -1,7 +1,8 @@
 """Load an ONNX Runtime engine folder (or a bare ONNX file) into a Runner.
 
 The engine's execution providers are used (CPU for a bare ONNX file); an SE-native engine runs its
-per-bucket graphs (``native/session.py``). One runner may be called from several threads (ONNX Runtime
+per-bucket graphs (``native/session.py``); an engine built with a batch-parallel plan runs a batch as
+per-core slices (``batch_parallel.py``). One runner may be called from several threads (ONNX Runtime
 sessions are safe for concurrent ``run`` calls).
 """
 
@@ -18,6 +19,7 @@ import onnx
 from se_deploy import model_metadata
 from se_deploy.backends.base import LoadOptions, Runner
 from se_deploy.backends.engine_folder import ENGINE_FILENAME, EngineDescription
+from se_deploy.backends.onnxruntime.batch_parallel import BatchParallelSession, available_cores
 from se_deploy.backends.onnxruntime.native.session import session_options
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.input_spec import InputSpec
@@ -53,15 +55,24 @@ def open_session(path: Path, *, threads: int | None = None, spinning: bool = Tru
         model_path = path
     model = load_onnx(model_path)
     if description is not None and description.native:
-        from se_deploy.backends.onnxruntime.native.session import NativeSession, check_platform
+        from se_deploy.backends.onnxruntime.native.session import check_platform
 
         check_platform(description.native, folder)
-        files = {int(bucket): name for bucket, name in description.native["files"].items()}
-        native = NativeSession(folder, files, threads=threads, spinning=spinning)
-        return LoadedModel(model, model_path, native, description)
-    options = session_options(optimize=True, threads=threads, spinning=spinning)
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=providers)
-    return LoadedModel(model, model_path, session, description)
+
+    def session_with(intra_threads: int | None) -> Any:
+        if description is not None and description.native:
+            from se_deploy.backends.onnxruntime.native.session import NativeSession
+
+            files = {int(bucket): name for bucket, name in description.native["files"].items()}
+            return NativeSession(folder, files, threads=intra_threads, spinning=spinning)
+        options = session_options(optimize=True, threads=intra_threads, spinning=spinning)
+        return ort.InferenceSession(model.SerializeToString(), options, providers=providers)
+
+    plan = (description.batch_parallel or {}) if description is not None else {}
+    cores = threads or available_cores()
+    if plan.get("enabled") and cores >= 2:
+        return LoadedModel(model, model_path, BatchParallelSession(session_with, cores), description)
+    return LoadedModel(model, model_path, session_with(threads), description)
 
 
 class OnnxRuntimeRunner(Runner):
@@ -110,6 +121,8 @@ class OnnxRuntimeRunner(Runner):
         return np.asarray(outputs[0])
 
     def close(self) -> None:
+        if isinstance(self.session, BatchParallelSession):
+            self.session.close()
         self.session = None
 
 

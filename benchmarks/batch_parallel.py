@@ -1,0 +1,115 @@
+"""Is the batch-parallel win SE-specific? The SE and twin INT8 engines, each run whole and as per-core slices.
+
+`se-deploy bench` measures the INT8 SE engine as built (batches as per-core slices) against the twin as
+built (whole batches on intra-op threads). This control runs both engines both ways, interleaved in one
+process, so the SE tax can be read against the twin's better plan too:
+
+    se-deploy build SE.onnx -o se-int8 --precision int8 --calib DIGITS --calib-samples 32
+    se-deploy build TWIN.onnx -o twin-int8 --precision int8 --calib DIGITS --calib-samples 32
+    python benchmarks/batch_parallel.py se-int8 twin-int8 --batch 8 --rounds 20 --out result.json
+
+Each mode opens its sessions as ``se_deploy.load`` does (``OnnxRuntimeRunner``'s session factory, no
+spinning threads, ORT's optimizations on): "whole" = one session with ``--threads`` intra-op threads,
+"sliced" = ``BatchParallelSession`` over single-threaded sessions. Per round, each of the four runs
+``--iterations`` times; the round's median is kept; ratios are per round, summarized as geometric mean,
+median and IQR (``se_deploy.bench.stats``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from se_deploy.backends.engine_folder import EngineDescription
+from se_deploy.backends.onnxruntime.batch_parallel import BatchParallelSession
+from se_deploy.backends.onnxruntime.native.session import session_options
+from se_deploy.bench.environment import cpu_isa, cpu_model
+from se_deploy.bench.stats import ratio_summary
+from se_deploy.image_like import image_like_inputs
+
+
+def session_factory(engine: Path) -> Callable[[int], Any]:
+    model = str(engine / EngineDescription.read(engine).model_file)
+
+    def open_session(threads: int) -> Any:
+        options = session_options(optimize=True, threads=threads, spinning=False)
+        return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+    return open_session
+
+
+def median_round_ms(session: Any, feeds: dict[str, np.ndarray], iterations: int) -> float:
+    times = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        session.run(None, feeds)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("se_engine", type=Path)
+    parser.add_argument("twin_engine", type=Path)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    sessions = {}
+    for label, engine in (("se", args.se_engine), ("twin", args.twin_engine)):
+        factory = session_factory(engine)
+        sessions[f"{label}_whole"] = factory(args.threads)
+        sessions[f"{label}_sliced"] = BatchParallelSession(factory, args.threads)
+    name = sessions["se_whole"].get_inputs()[0].name
+    shape = (args.batch, *sessions["se_whole"].get_inputs()[0].shape[1:])
+    feeds = {name: image_like_inputs(shape, seed=0)}
+    outputs = {label: session.run(None, feeds)[0] for label, session in sessions.items()}  # also the warm-up
+    for label in ("se", "twin"):  # the slices compute what the whole batch does
+        np.testing.assert_allclose(outputs[f"{label}_sliced"], outputs[f"{label}_whole"], rtol=1e-4, atol=1e-4)
+    rounds: dict[str, list[float]] = {label: [] for label in sessions}
+    for index in range(args.rounds):
+        for label, session in sessions.items():
+            rounds[label].append(median_round_ms(session, feeds, args.iterations))
+        print(f"round {index + 1}/{args.rounds}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in rounds.items()))
+    pairs = {
+        "se_sliced / twin_whole (what se-deploy bench reports)": ("se_sliced", "twin_whole"),
+        "se_whole / twin_whole (stock ORT's plan for both)": ("se_whole", "twin_whole"),
+        "se_sliced / twin_sliced (both split)": ("se_sliced", "twin_sliced"),
+        "twin_sliced / twin_whole (slicing without SE)": ("twin_sliced", "twin_whole"),
+        "se_sliced / se_whole (slicing with SE)": ("se_sliced", "se_whole"),
+    }
+    ratios = {key: ratio_summary(rounds[a], rounds[b]).to_dict() for key, (a, b) in pairs.items()}
+    for key, summary in ratios.items():
+        print(
+            f"{key}: {summary['geomean']} (median {summary['median']}, IQR {summary['iqr_low']}-{summary['iqr_high']})"
+        )
+    record = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cpu": cpu_model(),
+        "isa": cpu_isa(),
+        "onnxruntime": ort.__version__,
+        "engines": {"se": str(args.se_engine), "twin": str(args.twin_engine)},
+        "batch": args.batch,
+        "threads": args.threads,
+        "rounds": args.rounds,
+        "iterations": args.iterations,
+        "median_ms": {label: round(float(np.median(values)), 2) for label, values in rounds.items()},
+        "ratios": ratios,
+        "round_medians_ms": {label: [round(v, 2) for v in values] for label, values in rounds.items()},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Run a batch as per-core slices, one intra-op thread each: for graphs with ops ONNX Runtime runs on one thread.
+
+ONNX Runtime 1.32 runs a broadcasting ``QLinearMul`` (the INT8 SE scale: the gate ``[N,1,1,C]`` over the
+channels-last activation) on one thread, while its convolutions use every intra-op thread
+(``benchmarks/results/int8_op_profile/``). So at 2 threads the SE scale's share of an INT8 SE-ResNet-50 at
+batch 8 doubles and the SE tax with it. Splitting the batch across cores runs every op, the SE scale
+included, on all cores: each slice is a whole inference on one thread, the slices run side by side.
+
+The plan is chosen at build time (``plan_for``) and recorded in ``engine.json``; ``load`` follows it.
+Batch 1 cannot be split: it runs on a second session with the intra-op threads asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from se_deploy.errors import InvalidArgumentError
+
+MODES = ("auto", "on", "off")
+
+
+@dataclass(frozen=True)
+class BatchParallelPlan:
+    enabled: bool
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def plan_for(mode: str, *, precision: str, device: str, fused: bool, se_blocks: int) -> BatchParallelPlan:
+    """``--batch-parallel auto|on|off`` for one engine; auto: fused INT8 CPU engines with SE blocks."""
+    if mode not in MODES:
+        raise InvalidArgumentError(f"--batch-parallel must be one of {', '.join(MODES)}, got {mode!r}")
+    if device != "cpu":
+        if mode == "on":
+            raise InvalidArgumentError(
+                f"--batch-parallel on splits a batch across CPU cores; this engine runs on {device}: use --device cpu"
+            )
+        return BatchParallelPlan(False, f"a {device} engine: batches run whole on the device")
+    if mode == "on":
+        return BatchParallelPlan(True, "asked for (--batch-parallel on)")
+    if mode == "off":
+        return BatchParallelPlan(False, "turned off (--batch-parallel off)")
+    if precision == "int8" and fused and se_blocks:
+        return BatchParallelPlan(
+            True,
+            "INT8 SE blocks: ONNX Runtime runs the SE scale (a broadcasting QLinearMul) on one thread, "
+            "so batches of 2 or more run as per-core slices",
+        )
+    why = "no fused SE block" if not (fused and se_blocks) else f"{precision}: ONNX Runtime threads its SE ops"
+    return BatchParallelPlan(False, f"auto: {why}")
+
+
+def available_cores() -> int:
+    """The cores this process may run on (the container's share, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def slice_bounds(batch: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` contiguous [start, stop) ranges covering ``batch`` rows, sizes differing by at most one."""
+    parts = max(1, min(parts, batch))
+    size, extra = divmod(batch, parts)
+    bounds, start = [], 0
+    for index in range(parts):
+        stop = start + size + (index < extra)
+        bounds.append((start, stop))
+        start = stop
+    return bounds
+
+
+class BatchParallelSession:
+    """``run``/``get_inputs``/``get_outputs`` like an InferenceSession; a batch runs as ``threads`` slices.
+
+    ``open_session(threads)`` opens the engine's session (plain or SE-native) with that many intra-op
+    threads. One single-threaded session serves every slice (ORT sessions take concurrent ``run`` calls);
+    batches of one run on a session with ``threads`` intra-op threads, opened on first use.
+    """
+
+    def __init__(self, open_session: Callable[[int], Any], threads: int) -> None:
+        if threads < 2:
+            raise ValueError("a batch-parallel session needs at least 2 threads")
+        self.threads = threads
+        self._open = open_session
+        self._slices = open_session(1)
+        self._whole: Any = None
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="se-deploy-slice")
+        self.sliced_runs = 0  # batches that ran as slices (what served a workload; tests read it)
+
+    def whole(self) -> Any:
+        with self._lock:
+            if self._whole is None:
+                self._whole = self._open(self.threads)
+            return self._whole
+
+    def get_inputs(self) -> list[Any]:
+        return self._slices.get_inputs()
+
+    def get_outputs(self) -> list[Any]:
+        return self._slices.get_outputs()
+
+    def get_providers(self) -> list[str]:
+        return self._slices.get_providers()
+
+    def run(self, output_names: list[str] | None, feeds: dict[str, np.ndarray], *args: Any) -> list[np.ndarray]:
+        arrays = {name: np.asarray(value) for name, value in feeds.items()}
+        rows = {value.shape[0] if value.ndim else 0 for value in arrays.values()}
+        if len(rows) != 1 or (batch := rows.pop()) < 2:
+            return self.whole().run(output_names, feeds, *args)
+        bounds = slice_bounds(batch, self.threads)
+        futures = [
+            self._pool.submit(
+                self._slices.run, output_names, {name: value[start:stop] for name, value in arrays.items()}, *args
+            )
+            for start, stop in bounds
+        ]
+        pieces = [[np.asarray(o) for o in future.result()] for future in futures]
+        with self._lock:
+            self.sliced_runs += 1
+        return [np.concatenate(parts, axis=0) for parts in zip(*pieces, strict=True)]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
