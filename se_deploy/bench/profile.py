@@ -1,7 +1,7 @@
 """Where the SE tax goes, from ONNX Runtime's own profiler: time per category, per variant.
 
-Categories: the SE block's squeeze, excitation and scale (stock graph), the fused SE node (its inlined
-ops), layout conversions ONNX Runtime inserts (``ReorderInput``/``ReorderOutput`` of its blocked NCHWc
+Categories: the SE block's squeeze, excitation and scale (stock graph; in INT8 graphs their QLinear
+kernels, found by ``quantized_roles.py``), the fused SE node (its inlined ops), layout conversions ONNX Runtime inserts (``ReorderInput``/``ReorderOutput`` of its blocked NCHWc
 convs), residual adds and activations left as separate ops, and everything else (convolutions...).
 Comparing a variant with the twin shows which of these the SE added.
 """
@@ -22,11 +22,12 @@ import onnx
 from se_deploy.backends.engine_folder import EngineDescription
 from se_deploy.backends.onnxruntime.native.graph import FOLDED_CONV, GATE_WEIGHTS
 from se_deploy.backends.registry import get_backend
+from se_deploy.bench.quantized_roles import quantized_se_roles
 from se_deploy.rewrite.match import find_se_blocks
 
 ITERATIONS = 10
 _LAYOUT = {"ReorderInput", "ReorderOutput", "Transpose"}
-_RESIDUAL = {"Add", "Sum", "Relu"}
+_RESIDUAL = {"Add", "Sum", "Relu", "QLinearAdd"}
 
 
 def se_roles(model: onnx.ModelProto) -> dict[str, str]:
@@ -116,7 +117,7 @@ def profile_se_tax(engines: dict[tuple[str, ...], Path], batch: np.ndarray, thre
         if not get_backend(backend).profile or variant == "baseline":
             continue
         model = onnx.load(str(path / "model.onnx"))
-        roles = se_roles(model)
+        roles = se_roles(model) or quantized_se_roles(model)  # the matcher reads float graphs only
         native = EngineDescription.read(path).native
         source = Path(EngineDescription.read(path).source_model)
         if native and source.is_file():  # the native graph keeps ORT's names for the stock SE's excitation

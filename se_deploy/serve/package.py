@@ -85,6 +85,13 @@ _NATIVE_NOTE = (
 )
 
 
+_BATCH_PARALLEL_NOTE = (
+    "# batch-parallel engine (engine.json): se_deploy.load splits a batch across CPU cores, one intra-op thread\n"
+    "# per slice; Triton's ONNX Runtime backend runs whole batches (its nearest setting, one instance per core\n"
+    "# with intra_op_thread_count 1, is not written: not measured here).\n"
+)
+
+
 def plan_config(plan: Path, name: str, options: ServingOptions) -> str:
     """``tensorrt_plan`` config from the plan's sidecar (no TensorRT needed to write it)."""
     meta = PlanMetadata.read(plan)
@@ -170,8 +177,11 @@ def _write(
             text = (
                 plan_config(model_file, name, options) if is_plan else config_for(load_onnx(model_file), name, options)
             )
-            if source.is_dir() and EngineDescription.read(source).native:
+            description = EngineDescription.read(source) if source.is_dir() else None
+            if description and description.native:
                 text = _NATIVE_NOTE + text
+            if description and (description.batch_parallel or {}).get("enabled"):
+                text = _BATCH_PARALLEL_NOTE + text
             validated = False
             if validate:
                 try:

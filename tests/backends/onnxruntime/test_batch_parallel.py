@@ -8,15 +8,18 @@ from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from se_deploy.backends.base import BuildRequest
 from se_deploy.backends.engine_folder import EngineDescription
 from se_deploy.backends.onnxruntime.batch_parallel import BatchParallelSession, plan_for, slice_bounds
 from se_deploy.backends.onnxruntime.build import OnnxRuntimeOptions, build_onnxruntime_engine
 from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
+from se_deploy.cli import main
 from se_deploy.data.images import load_image, scan_image_folder
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.prepare import Preparation
+from se_deploy.serve.package import package
 
 
 def test_auto_plan_is_for_fused_int8_cpu_engines_with_se_blocks() -> None:
@@ -130,3 +133,23 @@ def test_off_and_fp32_engines_run_batches_whole(
     assert not isinstance(OnnxRuntimeRunner(tmp_path / "off", threads=2).session, BatchParallelSession)
     fp32 = build_onnxruntime_engine(BuildRequest(digits_models["se_resnet_tiny"], tmp_path / "fp32"))
     assert fp32.description.batch_parallel is not None and not fp32.description.batch_parallel["enabled"]
+
+
+def test_package_says_triton_runs_whole_batches(int8_engine: Path, tmp_path: Path) -> None:
+    (packaged,) = package([int8_engine], tmp_path / "repo", names=["tiny"])
+    assert packaged.config.startswith("# batch-parallel engine")
+
+
+def test_cli_records_the_plan(tmp_path: Path, digits_models: dict[str, Path], digits_folders: dict[str, Path]) -> None:
+    source, calib = str(digits_models["se_resnet_tiny"]), str(digits_folders["train"])
+    args = ["build", source, "--precision", "int8", "--calib", calib, "--calib-samples", "8"]
+    result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "on")])
+    assert result.exit_code == 0, result.output
+    assert EngineDescription.read(tmp_path / "on").batch_parallel["enabled"]  # type: ignore[index]
+    assert "batch-parallel: INT8 SE blocks" in " ".join(result.stderr.split())
+    result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "bad"), "--batch-parallel", "sometimes"])
+    assert result.exit_code == 2 and "--batch-parallel" in result.stderr
+    result = CliRunner().invoke(
+        main, ["build", source, "-o", str(tmp_path / "gpu"), "--device", "cuda", "--batch-parallel", "on"]
+    )
+    assert result.exit_code != 0 and "--device cpu" in " ".join(result.output.split())
