@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,12 +68,16 @@ def _plan_has_sidecar(path: Path) -> bool:
     return _json_schema(sidecar) == PLAN_SIDECAR_SCHEMA
 
 
+_NATIVE_FILE = re.compile(r"batch\d+\.onnx|weights\.bin")  # an SE-native engine's graphs (native/)
 ENGINE_DIR = ArtifactKind(
     name="engine folder",
     is_dir=True,
     marker="engine.json",
     recognise=lambda p: _json_schema(p / "engine.json") == ENGINE_SCHEMA,
-    allowed=lambda rel: rel.parts[0] in {"engine.json", "model.onnx", "model.onnx.data"} and len(rel.parts) == 1,
+    allowed=lambda rel: (
+        (len(rel.parts) == 1 and rel.parts[0] in {"engine.json", "model.onnx", "model.onnx.data", "native"})
+        or (len(rel.parts) == 2 and rel.parts[0] == "native" and _NATIVE_FILE.fullmatch(rel.name) is not None)
+    ),
 )
 REPOSITORY_ENTRY = ArtifactKind(
     name="model repository entry",

@@ -110,6 +110,17 @@ def test_an_artifact_holding_foreign_files_is_refused(tmp_path: Path) -> None:
         check_output(engine, ENGINE_DIR, force=True)
 
 
+def test_an_se_native_engine_is_replaced_but_not_foreign_files_beside_its_graphs(tmp_path: Path) -> None:
+    engine = _engine(tmp_path / "e")
+    (engine / "native").mkdir()
+    for name in ("batch1.onnx", "batch8.onnx", "weights.bin"):
+        (engine / "native" / name).write_bytes(b"x")
+    check_output(engine, ENGINE_DIR, force=True)  # what se-deploy writes into an SE-native engine
+    (engine / "native" / "tuning.csv").write_text("mine")
+    with pytest.raises(OutputError, match=r"holds native/tuning\.csv, which se-deploy did not write"):
+        check_output(engine, ENGINE_DIR, force=True)
+
+
 def test_each_kind_recognises_its_own_marker(tmp_path: Path) -> None:
     entry = tmp_path / "repo" / "m"
     (entry / "1").mkdir(parents=True)

@@ -120,7 +120,7 @@ def profile_se_tax(engines: dict[tuple[str, ...], Path], batch: np.ndarray, thre
         roles = se_roles(model) or quantized_se_roles(model)  # the matcher reads float graphs only
         native = EngineDescription.read(path).native
         source = Path(EngineDescription.read(path).source_model)
-        if native and source.is_file():  # the native graph keeps ORT's names for the stock SE's excitation
+        if native and source.is_file() and precision == "fp32":  # ORT's names for the stock SE's excitation
             roles = se_roles(onnx.load(str(source)))
         times = profile_engine(path, batch, threads, roles)
         total = sum(times.values()) or 1.0

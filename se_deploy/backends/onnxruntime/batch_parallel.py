@@ -104,6 +104,12 @@ class BatchParallelSession:
                 self._whole = self._open(self.threads)
             return self._whole
 
+    @property
+    def opened_buckets(self) -> list[int] | None:
+        """An SE-native engine's buckets that ran, on either session (None for a plain ONNX Runtime session)."""
+        sessions = [s for s in (self._slices, self._whole) if s is not None and hasattr(s, "opened_buckets")]
+        return sorted({b for s in sessions for b in s.opened_buckets}) if sessions else None
+
     def get_inputs(self) -> list[Any]:
         return self._slices.get_inputs()
 

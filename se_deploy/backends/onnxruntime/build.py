@@ -27,6 +27,7 @@ from se_deploy.backends.onnxruntime.native.build import (
     unavailable_reason,
     verify_written,
 )
+from se_deploy.backends.onnxruntime.native.int8_build import build_native_int8, int8_unavailable_reason
 from se_deploy.backends.onnxruntime.native.platform import current_platform
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.fileio import atomic_write_text, created_dirs, replace_dir, sha256_of, staging_dir
@@ -99,7 +100,7 @@ def _build(
 
     native = None
     if options.native and fused:
-        native = _native_graphs(precision, options, source, se_blocks, notes, progress)
+        native = _native_graphs(precision, options, source, model, se_blocks, notes, progress)
     parallel = plan_for(options.batch_parallel, precision=precision, device=device, fused=fused, se_blocks=se_blocks)
     if parallel.enabled:
         notes.append(f"batch-parallel: {parallel.reason} (--batch-parallel off: whole batches on intra-op threads)")
@@ -140,7 +141,7 @@ def _build(
             if native.weights is not None:
                 (staged / native.weights_file).write_bytes(native.weights.data)
             progress("checking the SE-native graphs as written")
-            verify_written(staged, native, source)
+            verify_written(staged, native, model if precision == "int8" else source)
         atomic_write_text(staged / ENGINE_FILENAME, description.to_json())
         replace_dir(staged, request.output, staging)
     return OnnxRuntimeBuild(request.output, description, measured.to_dict())
@@ -150,21 +151,29 @@ def _native_graphs(
     precision: str,
     options: OnnxRuntimeOptions,
     source: onnx.ModelProto,
+    prepared: onnx.ModelProto,
     se_blocks: int,
     notes: list[str],
     progress: Progress,
 ) -> NativeBuild | None:
-    """SE-native graphs for an FP32 CPU engine, or None with the reason in ``notes``."""
-    if precision != "fp32" or options.device != "cpu":
-        notes.append("SE-native graphs are built for FP32 CPU engines only: this engine is the portable one")
+    """SE-native graphs for an FP32 or INT8 CPU engine, or None with the reason in ``notes``."""
+    if precision not in ("fp32", "int8") or options.device != "cpu":
+        notes.append("SE-native graphs are built for FP32 and INT8 CPU engines only: this engine is the portable one")
         return None
-    reason = unavailable_reason(source, current_platform())
-    if reason:
-        notes.append(f"SE-native graphs not built ({reason}): this engine is the portable one")
-        return None
-    native = build_native(
-        source, max_batch=options.max_batch, hoist=options.hoist_squeeze, fold=options.fold_gate, progress=progress
-    )
+    if precision == "int8":
+        reason = int8_unavailable_reason(prepared)
+        if reason:
+            notes.append(f"SE-native INT8 graph not built ({reason}): this engine is the portable one")
+            return None
+        native = build_native_int8(source, prepared, progress)
+    else:
+        reason = unavailable_reason(source, current_platform())
+        if reason:
+            notes.append(f"SE-native graphs not built ({reason}): this engine is the portable one")
+            return None
+        native = build_native(
+            source, max_batch=options.max_batch, hoist=options.hoist_squeeze, fold=options.fold_gate, progress=progress
+        )
     notes.extend(native.notes)
     if len(native.blocks) < se_blocks:
         notes.append(

@@ -97,9 +97,12 @@ def test_slices_run_on_the_pool_in_order_and_batch_one_on_the_threaded_session()
 def int8_engine(
     tmp_path_factory: pytest.TempPathFactory, digits_models: dict[str, Path], digits_folders: dict[str, Path]
 ) -> Path:
+    """The portable INT8 graph (no SE-native fold): the slices run the very graph the whole batch does."""
     output = tmp_path_factory.mktemp("int8") / "engine"
     preparation = Preparation(precision="int8", calib=digits_folders["train"], calib_samples=16)
-    build_onnxruntime_engine(BuildRequest(digits_models["se_resnet_tiny"], output, preparation))
+    build_onnxruntime_engine(
+        BuildRequest(digits_models["se_resnet_tiny"], output, preparation), OnnxRuntimeOptions(native=False)
+    )
     return output
 
 

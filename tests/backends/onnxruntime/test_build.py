@@ -28,9 +28,7 @@ def test_build_writes_model_and_description(
     assert description.providers == ["CPUExecutionProvider"] and len(description.source_sha256) == 64
     assert description.model_name == "se_resnet_tiny"
     assert result.fidelity["max_abs_error"] < (1e-4 if precision == "fp32" else 5.0)
-    native = (
-        ["native"] if precision == "fp32" else []
-    )  # SE-native graphs: FP32 CPU engines (tests/backends/onnxruntime)
+    native = ["native"] if precision in ("fp32", "int8") else []  # SE-native graphs: FP32 and INT8 CPU engines
     assert sorted(p.name for p in (tmp_path / "engine").iterdir()) == ["engine.json", "model.onnx", *native]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["engine"]  # staging removed
     runner = OnnxRuntimeRunner(tmp_path / "engine")

@@ -17,7 +17,7 @@ from se_deploy.backends.onnxruntime.native.platform import NativePlatform, curre
 from se_deploy.backends.onnxruntime.native.rewrite import BlockOutcome
 from se_deploy.backends.onnxruntime.native.session import session_options
 from se_deploy.backends.onnxruntime.native.shared_weights import WEIGHTS_FILE, SharedWeights, share_weights
-from se_deploy.backends.onnxruntime.native.verify import NativeVerification, compare_logits
+from se_deploy.backends.onnxruntime.native.verify import MAX_RELATIVE_ERROR, NativeVerification, compare_logits
 from se_deploy.errors import SeDeployError
 from se_deploy.image_like import image_like_inputs
 from se_deploy.onnx_compare import batch_is_dynamic
@@ -42,6 +42,8 @@ class NativeBuild:
     fold_batched: bool = False  # ... at batch > 1 too (one group=N conv), not only at batch 1
     folded: dict[int, int] = field(default_factory=dict)  # bucket -> SE blocks folded in its graph
     weights: SharedWeights | None = None  # the graphs' large initializers, one copy each (shared_weights.py)
+    kind: str = "nchwc"  # nchwc: FP32 SE rewrite in ORT's blocked graph; int8-fold: int8_build.py
+    max_relative_error: float = MAX_RELATIVE_ERROR  # the verification's limit (verify.py)
 
     @property
     def native_blocks(self) -> int:
@@ -56,6 +58,7 @@ class NativeBuild:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "kind": self.kind,
             "platform": self.platform.to_dict(),
             "buckets": list(self.graphs),
             "files": {str(k): v for k, v in self.files().items()},
@@ -69,6 +72,7 @@ class NativeBuild:
             "native_blocks": self.native_blocks,
             "blocks": [b.to_dict() for b in self.blocks],
             "verification": [v.to_dict() for v in self.verification],
+            "max_relative_error": self.max_relative_error,
         }
 
 
@@ -132,7 +136,7 @@ def build_native(
             native = ort.InferenceSession(
                 rewritten.model.SerializeToString(), session_options(optimize=False), providers=["CPUExecutionProvider"]
             )
-            check = _verify(stock, native, input_name, (bucket, *sample_shape), bucket)
+            check = verify_bucket(stock, native, input_name, (bucket, *sample_shape), bucket)
             verification.append(check)
             if not check.passed:
                 raise NativeVerificationError(
@@ -145,7 +149,10 @@ def build_native(
 
 
 def verify_written(folder: Path, native: NativeBuild, source: onnx.ModelProto) -> None:
-    """The engine as written (graphs + shared weights file) runs and reproduces stock ORT: its smallest bucket."""
+    """The engine as written (graphs + shared weights file) runs and reproduces stock ORT: its smallest bucket.
+
+    ``source`` is the model stock ORT runs for reference: the FP32 source, or the INT8 Q/DQ model.
+    """
     import onnxruntime as ort
 
     weights = folder / native.weights_file
@@ -160,7 +167,7 @@ def verify_written(folder: Path, native: NativeBuild, source: onnx.ModelProto) -
     )
     shape = (bucket, *(d.dim_value for d in source.graph.input[0].type.tensor_type.shape.dim[1:]))
     feeds = {source.graph.input[0].name: image_like_inputs(shape, seed=7)}
-    check = compare_logits(stock.run(None, feeds)[0], session.run(None, feeds)[0], bucket)
+    check = compare_logits(stock.run(None, feeds)[0], session.run(None, feeds)[0], bucket, native.max_relative_error)
     if not check.passed:
         raise NativeVerificationError(
             f"the SE-native graph for batch {bucket} as written to disk does not reproduce stock ONNX Runtime "
@@ -191,12 +198,14 @@ def _fold_notes(bucket: int, blocks: list[BlockOutcome]) -> list[str]:
     return notes
 
 
-def _verify(stock: Any, native: Any, name: str, shape: tuple[int, ...], bucket: int) -> NativeVerification:
+def verify_bucket(
+    stock: Any, native: Any, name: str, shape: tuple[int, ...], bucket: int, limit: float = MAX_RELATIVE_ERROR
+) -> NativeVerification:
     """Two image-like batches per bucket; the worse result is kept."""
     results = []
     for seed in (bucket, bucket + 1000):
         feeds = {name: image_like_inputs(shape, seed)}
-        results.append(compare_logits(stock.run(None, feeds)[0], native.run(None, feeds)[0], bucket))
+        results.append(compare_logits(stock.run(None, feeds)[0], native.run(None, feeds)[0], bucket, limit))
     worst = max(results, key=lambda r: (not r.passed, r.max_relative_error))
     return NativeVerification(
         bucket,

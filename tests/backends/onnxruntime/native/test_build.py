@@ -166,17 +166,17 @@ def test_portable_and_non_fp32_engines_have_no_native_graphs(tmp_path: Path, dig
     ).description
     assert portable.native is None and not (tmp_path / "p" / "native").exists()
     fp16 = build_onnxruntime_engine(BuildRequest(source, tmp_path / "h", Preparation(precision="fp16"))).description
-    assert fp16.native is None and any("FP32 CPU engines only" in note for note in fp16.notes)
+    assert fp16.native is None and any("FP32 and INT8 CPU engines only" in note for note in fp16.notes)
 
 
 def test_int8_graphs_have_no_blocked_layout_to_rewrite(
     tmp_path: Path, digits_models: dict[str, Path], digits_folders: dict[str, Path]
 ) -> None:
-    """Why INT8 engines stay portable: ORT runs U8S8 Q/DQ graphs channels-last (QLinearConv & co.), never NCHWc,
-    so there are no SE reorders to remove. If an ORT version starts blocking quantized convs, this fails."""
+    """Why INT8 engines get their own fold (int8_fold.py) instead of the NCHWc rewrite: ORT runs U8S8 Q/DQ graphs
+    channels-last (QLinearConv & co.), never NCHWc. If an ORT version starts blocking quantized convs, this fails."""
     preparation = Preparation(precision="int8", calib=digits_folders["train"], calib_samples=16)
     built = build_onnxruntime_engine(BuildRequest(digits_models["se_resnet_tiny"], tmp_path / "q", preparation))
-    assert built.description.native is None
+    assert built.description.native is not None and built.description.native["kind"] == "int8-fold"
     optimized = optimize_with_ort(fix_batch(onnx.load(str(tmp_path / "q" / "model.onnx")), 1), tmp_path / "o.onnx")
     ops = {(n.domain, n.op_type) for n in optimized.graph.node}
     assert ("com.microsoft", "QLinearConv") in ops and ("com.microsoft", "QLinearMul") in ops
