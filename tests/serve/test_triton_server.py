@@ -17,7 +17,7 @@ import pytest
 
 from se_deploy.backends.base import BuildRequest
 from se_deploy.backends.onnxruntime.batch_parallel import available_cores
-from se_deploy.backends.onnxruntime.build import build_onnxruntime_engine
+from se_deploy.backends.onnxruntime.build import OnnxRuntimeOptions, build_onnxruntime_engine
 from se_deploy.backends.onnxruntime.native.platform import current_platform
 from se_deploy.prepare import Preparation
 
@@ -39,7 +39,9 @@ def test_triton_serves_an_engine_under_concurrent_load(
             digits_models["se_resnet_tiny"],
             engine,
             Preparation(precision=precision, calib=calib, calib_samples=64),
-        )
+        ),
+        # INT8 serves batches as per-core slices (auto would time it and keep whole batches for this tiny model)
+        OnnxRuntimeOptions(batch_parallel="on" if precision == "int8" else "auto"),
     )
     out = tmp_path / "serve.json"
     env = os.environ | {"PYTHONPATH": str(ROOT)}

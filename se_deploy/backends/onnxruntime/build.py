@@ -6,6 +6,7 @@ options (device, SE-native graphs) in ``OnnxRuntimeOptions``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from se_deploy import model_metadata
 from se_deploy.backends.base import BuildRequest, BuildResult
 from se_deploy.backends.engine_folder import ENGINE_FILENAME, MODEL_FILENAME, EngineDescription
 from se_deploy.backends.onnxruntime.artifact import BACKEND_NAME, providers_for
-from se_deploy.backends.onnxruntime.batch_parallel import plan_for
+from se_deploy.backends.onnxruntime.batch_parallel import available_cores, plan_for, timed_plan
 from se_deploy.backends.onnxruntime.native.build import (
     NATIVE_DIR,
     NativeBuild,
@@ -29,8 +30,10 @@ from se_deploy.backends.onnxruntime.native.build import (
 )
 from se_deploy.backends.onnxruntime.native.int8_build import build_native_int8, int8_unavailable_reason
 from se_deploy.backends.onnxruntime.native.platform import current_platform
+from se_deploy.backends.onnxruntime.runner import session_factory
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.fileio import atomic_write_text, created_dirs, replace_dir, sha256_of, staging_dir
+from se_deploy.image_like import image_like_inputs
 from se_deploy.onnx_io import load_onnx
 from se_deploy.output_guard import ENGINE_DIR, check_output
 from se_deploy.precision.fidelity import measure_fidelity
@@ -102,8 +105,6 @@ def _build(
     if options.native and fused:
         native = _native_graphs(precision, options, source, model, se_blocks, notes, progress)
     parallel = plan_for(options.batch_parallel, precision=precision, device=device, fused=fused, se_blocks=se_blocks)
-    if parallel.enabled:
-        notes.append(f"batch-parallel: {parallel.reason} (--batch-parallel off: whole batches on intra-op threads)")
 
     progress("checking the engine runs")
     measured = measure_fidelity(source, model, shapes=request.preparation.input_shapes)
@@ -142,6 +143,15 @@ def _build(
                 (staged / native.weights_file).write_bytes(native.weights.data)
             progress("checking the SE-native graphs as written")
             verify_written(staged, native, model if precision == "int8" else source)
+        sample = tuple(d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim[1:])
+        if parallel.enabled and options.batch_parallel == "auto" and sample and all(sample):
+            progress("timing batches whole and as per-core slices")
+            factory = session_factory(model, staged, description, providers, spinning=False)
+            feeds = {model.graph.input[0].name: image_like_inputs((2 * available_cores(), *sample), seed=0)}
+            parallel = timed_plan(parallel, factory, feeds)
+            description = dataclasses.replace(description, batch_parallel=parallel.to_dict())
+        if parallel.enabled or parallel.timing:
+            notes.append(f"batch-parallel: {parallel.reason} (--batch-parallel on|off to choose)")
         atomic_write_text(staged / ENGINE_FILENAME, description.to_json())
         replace_dir(staged, request.output, staging)
     return OnnxRuntimeBuild(request.output, description, measured.to_dict())

@@ -9,6 +9,7 @@ sessions are safe for concurrent ``run`` calls).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,6 @@ def open_session(path: Path, *, threads: int | None = None, spinning: bool = Tru
     ``spinning=False`` stops idle intra-op threads from spinning: needed when several sessions share a
     process and are timed against each other (see DESIGN.md).
     """
-    import onnxruntime as ort
 
     description = None
     providers = ["CPUExecutionProvider"]
@@ -59,8 +59,28 @@ def open_session(path: Path, *, threads: int | None = None, spinning: bool = Tru
 
         check_platform(description.native, folder)
 
+    session_with = session_factory(model, folder if description else None, description, providers, spinning)
+
+    plan = (description.batch_parallel or {}) if description is not None else {}
+    cores = threads or available_cores()
+    if plan.get("enabled") and cores >= 2:
+        return LoadedModel(model, model_path, BatchParallelSession(session_with, cores), description)
+    return LoadedModel(model, model_path, session_with(threads), description)
+
+
+def session_factory(
+    model: onnx.ModelProto,
+    folder: Path | None,
+    description: EngineDescription | None,
+    providers: list[str],
+    spinning: bool,
+) -> Callable[[int | None], Any]:
+    """``threads -> session`` for an engine (its SE-native graphs when it has them) or a bare model."""
+
     def session_with(intra_threads: int | None) -> Any:
-        if description is not None and description.native:
+        import onnxruntime as ort
+
+        if description is not None and description.native and folder is not None:
             from se_deploy.backends.onnxruntime.native.session import NativeSession
 
             files = {int(bucket): name for bucket, name in description.native["files"].items()}
@@ -68,11 +88,7 @@ def open_session(path: Path, *, threads: int | None = None, spinning: bool = Tru
         options = session_options(optimize=True, threads=intra_threads, spinning=spinning)
         return ort.InferenceSession(model.SerializeToString(), options, providers=providers)
 
-    plan = (description.batch_parallel or {}) if description is not None else {}
-    cores = threads or available_cores()
-    if plan.get("enabled") and cores >= 2:
-        return LoadedModel(model, model_path, BatchParallelSession(session_with, cores), description)
-    return LoadedModel(model, model_path, session_with(threads), description)
+    return session_with
 
 
 class OnnxRuntimeRunner(Runner):

@@ -29,7 +29,8 @@ def int8_engine(
 ) -> Path:
     output = tmp_path_factory.mktemp("int8_fold") / "engine"
     preparation = Preparation(precision="int8", calib=digits_folders["train"], calib_samples=32)
-    build_onnxruntime_engine(BuildRequest(digits_models["se_resnet_tiny"], output, preparation))
+    request = BuildRequest(digits_models["se_resnet_tiny"], output, preparation)
+    build_onnxruntime_engine(request, OnnxRuntimeOptions(batch_parallel="on"))  # slices of batch-1 pieces
     return output
 
 
