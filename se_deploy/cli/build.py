@@ -92,7 +92,8 @@ from se_deploy.cli.render import (
 @click.option(
     "--no-fold",
     is_flag=True,
-    help="SE-native: keep the SE gate as its own scaling pass instead of folding it into conv3's weights.",
+    help="SE-native: keep the SE gate as its own scaling pass instead of folding it into conv3's weights "
+    "(INT8: no SE-native graph, the fold is its rewrite).",
 )
 @choice_option(
     "--batch-parallel",

@@ -37,7 +37,7 @@ def _bench_variants(precision: str, batches: tuple[int, ...]) -> dict[str, Bench
     # SE block, so their batches run whole), but fused-portable: the fused graph as plain ORT runs it
     return {
         STOCK: BenchVariant(False, options(False)),
-        FUSED: BenchVariant(True, options(True)),  # SE-native graphs (FP32 CPU); batch-parallel (INT8 CPU)
+        FUSED: BenchVariant(True, options(True)),  # SE-native graphs (FP32, INT8 CPU); INT8: batch-parallel
         FUSED_PORTABLE: BenchVariant(True, options(False, batch_parallel="off")),
         TWIN: BenchVariant(False, options(False)),
         BASELINE: BenchVariant(False, options(False)),

@@ -171,7 +171,8 @@ def _native_graphs(
         notes.append("SE-native graphs are built for FP32 and INT8 CPU engines only: this engine is the portable one")
         return None
     if precision == "int8":
-        reason = int8_unavailable_reason(prepared)
+        reason = "--no-fold: the INT8 rewrite is the gate fold" if not options.fold_gate else None
+        reason = reason or int8_unavailable_reason(prepared)
         if reason:
             notes.append(f"SE-native INT8 graph not built ({reason}): this engine is the portable one")
             return None

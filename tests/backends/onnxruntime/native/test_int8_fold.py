@@ -113,3 +113,7 @@ def test_int8_fold_is_skipped_where_it_cannot_apply(
         BuildRequest(digits_models["se_resnet_tiny"], tmp_path / "p", preparation), OnnxRuntimeOptions(native=False)
     )
     assert portable.description.native is None
+    no_fold = build_onnxruntime_engine(
+        BuildRequest(digits_models["se_resnet_tiny"], tmp_path / "n", preparation), OnnxRuntimeOptions(fold_gate=False)
+    ).description
+    assert no_fold.native is None and any("--no-fold" in note for note in no_fold.notes)
