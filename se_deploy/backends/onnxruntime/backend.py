@@ -35,13 +35,16 @@ def _bench_variants(precision: str, batches: tuple[int, ...]) -> dict[str, Bench
 
     # every variant as `se-deploy build` makes it by default (auto: stock, twin and baseline have no fused
     # SE block, so their batches run whole), but fused-portable: the fused graph as plain ORT runs it
-    return {
+    variants = {
         STOCK: BenchVariant(False, options(False)),
         FUSED: BenchVariant(True, options(True)),  # SE-native graphs (FP32, INT8 CPU); INT8: batch-parallel
         FUSED_PORTABLE: BenchVariant(True, options(False, batch_parallel="off")),
         TWIN: BenchVariant(False, options(False)),
         BASELINE: BenchVariant(False, options(False)),
     }
+    if precision == "fp16":
+        del variants[FUSED_PORTABLE]  # FP16 engines have neither SE-native graphs nor a batch plan: the same engine
+    return variants
 
 
 BACKEND = Backend(

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -36,10 +38,19 @@ class BatchParallelPlan:
         return asdict(self)
 
 
-def plan_for(mode: str, *, precision: str, device: str, fused: bool, se_blocks: int) -> BatchParallelPlan:
+def plan_for(
+    mode: str, *, precision: str, device: str, fused: bool, se_blocks: int, dynamic_batch: bool = True
+) -> BatchParallelPlan:
     """``--batch-parallel auto|on|off`` for one engine; auto: fused INT8 CPU engines with SE blocks."""
     if mode not in MODES:
         raise InvalidArgumentError(f"--batch-parallel must be one of {', '.join(MODES)}, got {mode!r}")
+    if not dynamic_batch:
+        if mode == "on":
+            raise InvalidArgumentError(
+                "--batch-parallel on splits a batch, but the model has a fixed batch size: export it with a dynamic "
+                "batch (se-deploy export does by default), or leave --batch-parallel at auto"
+            )
+        return BatchParallelPlan(False, "the model has a fixed batch size: nothing to split")
     if device != "cpu":
         if mode == "on":
             raise InvalidArgumentError(
@@ -73,32 +84,33 @@ def timed_plan(
     guessed (the 32x32 digits model's portable INT8 graph ran 2x slower sliced at batch 8; SE-ResNet-50's
     ran faster). ``feeds`` hold a batch of ``2 * cores`` image-like samples.
     """
-    import time
-
     cores = available_cores()
     if not plan.enabled or cores < 2:
         return plan
-    plans = {"whole": open_session(cores), "sliced": BatchParallelSession(open_session, cores)}
+    sliced = BatchParallelSession(open_session, cores)
+    plans = {"whole": open_session(cores), "sliced": sliced}
     medians: dict[str, list[float]] = {name: [] for name in plans}
-    for session in plans.values():
-        session.run(None, feeds)  # warm-up
-    for _ in range(TIMED_ROUNDS):
-        for name, session in plans.items():
-            times = []
-            for _ in range(3):
-                start = time.perf_counter()
-                session.run(None, feeds)
-                times.append(time.perf_counter() - start)
-            medians[name].append(float(np.median(times)) * 1e3)
-    plans["sliced"].close()
-    whole, sliced = float(np.median(medians["whole"])), float(np.median(medians["sliced"]))
+    try:
+        for session in plans.values():
+            session.run(None, feeds)  # warm-up
+        for _ in range(TIMED_ROUNDS):
+            for name, session in plans.items():
+                times = []
+                for _ in range(3):
+                    start = time.perf_counter()
+                    session.run(None, feeds)
+                    times.append(time.perf_counter() - start)
+                medians[name].append(float(np.median(times)) * 1e3)
+    finally:
+        sliced.close()
+    whole_ms, sliced_ms = float(np.median(medians["whole"])), float(np.median(medians["sliced"]))
     batch = next(iter(feeds.values())).shape[0]
-    timing = {"batch": batch, "cores": cores, "whole_ms": round(whole, 3), "sliced_ms": round(sliced, 3)}
+    timing = {"batch": batch, "cores": cores, "whole_ms": round(whole_ms, 3), "sliced_ms": round(sliced_ms, 3)}
     measured = (
         f"timed at build, batch {batch} on {cores} cores: "
         f"sliced {timing['sliced_ms']:.1f} ms, whole {timing['whole_ms']:.1f} ms"
     )
-    if sliced <= whole * (1 - MIN_GAIN):
+    if timing["sliced_ms"] <= timing["whole_ms"] * (1 - MIN_GAIN):
         return BatchParallelPlan(True, f"{plan.reason} ({measured})", timing)
     return BatchParallelPlan(False, f"auto: slicing did not pay on this model ({measured})", timing)
 
@@ -128,7 +140,8 @@ class BatchParallelSession:
 
     ``open_session(threads)`` opens the engine's session (plain or SE-native) with that many intra-op
     threads. One single-threaded session serves every slice (ORT sessions take concurrent ``run`` calls);
-    batches of one run on a session with ``threads`` intra-op threads, opened on first use.
+    batches with fewer rows than threads run on a session with ``threads`` intra-op threads, opened on
+    first use. Safe to call from several threads (Triton): slices of concurrent calls share the pool.
     """
 
     def __init__(self, open_session: Callable[[int], Any], threads: int) -> None:
@@ -140,6 +153,8 @@ class BatchParallelSession:
         self._whole: Any = None
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="se-deploy-slice")
+        self._closed = False
+        weakref.finalize(self, self._pool.shutdown, wait=False)  # a runner dropped without close()
         self.sliced_runs = 0  # batches that ran as slices (what served a workload; tests read it)
 
     def whole(self) -> Any:
@@ -166,7 +181,8 @@ class BatchParallelSession:
     def run(self, output_names: list[str] | None, feeds: dict[str, np.ndarray], *args: Any) -> list[np.ndarray]:
         arrays = {name: np.asarray(value) for name, value in feeds.items()}
         rows = {value.shape[0] if value.ndim else 0 for value in arrays.values()}
-        if len(rows) != 1 or (batch := rows.pop()) < 2:
+        # fewer rows than threads: whole, on all intra-op threads (slices would leave cores idle)
+        if len(rows) != 1 or (batch := rows.pop()) < self.threads:
             return self.whole().run(output_names, feeds, *args)
         bounds = slice_bounds(batch, self.threads)
         futures = [
@@ -181,4 +197,9 @@ class BatchParallelSession:
         return [np.concatenate(parts, axis=0) for parts in zip(*pieces, strict=True)]
 
     def close(self) -> None:
+        """Stop the slice threads once the runs in flight are done (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
         self._pool.shutdown(wait=True)

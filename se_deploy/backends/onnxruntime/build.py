@@ -24,6 +24,7 @@ from se_deploy.backends.onnxruntime.batch_parallel import available_cores, plan_
 from se_deploy.backends.onnxruntime.native.build import (
     NATIVE_DIR,
     NativeBuild,
+    NativeVerificationError,
     build_native,
     unavailable_reason,
     verify_written,
@@ -34,6 +35,7 @@ from se_deploy.backends.onnxruntime.runner import session_factory
 from se_deploy.errors import InvalidArgumentError
 from se_deploy.fileio import atomic_write_text, created_dirs, replace_dir, sha256_of, staging_dir
 from se_deploy.image_like import image_like_inputs
+from se_deploy.onnx_compare import batch_is_dynamic
 from se_deploy.onnx_io import load_onnx
 from se_deploy.output_guard import ENGINE_DIR, check_output
 from se_deploy.precision.fidelity import measure_fidelity
@@ -104,7 +106,14 @@ def _build(
     native = None
     if options.native and fused:
         native = _native_graphs(precision, options, source, model, se_blocks, notes, progress)
-    parallel = plan_for(options.batch_parallel, precision=precision, device=device, fused=fused, se_blocks=se_blocks)
+    parallel = plan_for(
+        options.batch_parallel,
+        precision=precision,
+        device=device,
+        fused=fused,
+        se_blocks=se_blocks,
+        dynamic_batch=batch_is_dynamic(model),
+    )
 
     progress("checking the engine runs")
     measured = measure_fidelity(source, model, shapes=request.preparation.input_shapes)
@@ -176,7 +185,11 @@ def _native_graphs(
         if reason:
             notes.append(f"SE-native INT8 graph not built ({reason}): this engine is the portable one")
             return None
-        native = build_native_int8(source, prepared, progress)
+        try:
+            native = build_native_int8(source, prepared, progress)
+        except NativeVerificationError as exc:  # INT8 that cannot be verified: the portable engine is still right
+            notes.append(f"SE-native INT8 graph not built ({exc}): this engine is the portable one")
+            return None
     else:
         reason = unavailable_reason(source, current_platform())
         if reason:

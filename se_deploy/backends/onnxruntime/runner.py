@@ -43,7 +43,6 @@ def open_session(path: Path, *, threads: int | None = None, spinning: bool = Tru
     ``spinning=False`` stops idle intra-op threads from spinning: needed when several sessions share a
     process and are timed against each other (see DESIGN.md).
     """
-
     description = None
     providers = ["CPUExecutionProvider"]
     if path.is_dir() or path.name == ENGINE_FILENAME:
@@ -77,16 +76,22 @@ def session_factory(
 ) -> Callable[[int | None], Any]:
     """``threads -> session`` for an engine (its SE-native graphs when it has them) or a bare model."""
 
-    def session_with(intra_threads: int | None) -> Any:
+    def portable(intra_threads: int | None) -> Any:
         import onnxruntime as ort
 
-        if description is not None and description.native and folder is not None:
-            from se_deploy.backends.onnxruntime.native.session import NativeSession
-
-            files = {int(bucket): name for bucket, name in description.native["files"].items()}
-            return NativeSession(folder, files, threads=intra_threads, spinning=spinning)
         options = session_options(optimize=True, threads=intra_threads, spinning=spinning)
         return ort.InferenceSession(model.SerializeToString(), options, providers=providers)
+
+    def session_with(intra_threads: int | None) -> Any:
+        if description is None or not description.native or folder is None:
+            return portable(intra_threads)
+        from se_deploy.backends.onnxruntime.native.session import FoldedBatchOneSession, NativeSession
+
+        files = {int(bucket): name for bucket, name in description.native["files"].items()}
+        native = NativeSession(folder, files, threads=intra_threads, spinning=spinning)
+        if description.native.get("kind") == "int8-fold":  # batch 1 folded, larger batches portable
+            return FoldedBatchOneSession(native, lambda: portable(intra_threads))
+        return native
 
     return session_with
 

@@ -42,6 +42,13 @@ def test_auto_plan_is_for_fused_int8_cpu_engines_with_se_blocks() -> None:
     assert plan_for("on", precision="fp32", device="cpu", fused=False, se_blocks=0).enabled
 
 
+def test_a_fixed_batch_is_not_split() -> None:
+    plan = plan_for("auto", precision="int8", device="cpu", fused=True, se_blocks=4, dynamic_batch=False)
+    assert not plan.enabled and "fixed batch" in plan.reason
+    with pytest.raises(InvalidArgumentError, match="fixed batch size"):
+        plan_for("on", precision="int8", device="cpu", fused=True, se_blocks=4, dynamic_batch=False)
+
+
 def test_bad_modes_are_clear_errors() -> None:
     with pytest.raises(InvalidArgumentError, match="one of auto, on, off"):
         plan_for("always", precision="int8", device="cpu", fused=True, se_blocks=1)

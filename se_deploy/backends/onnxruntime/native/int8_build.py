@@ -1,8 +1,8 @@
 """Build the SE-native graph of an INT8 engine: ORT's optimized Q/DQ graph at batch 1, SE gates folded (int8_fold.py).
 
 One graph, batch 1: the gate rides in conv3's per-channel requantization scale, which holds one gate per
-channel, so larger batches run as batch-1 pieces (``NativeSession`` splits them; with the batch-parallel
-plan each core runs its slice's pieces on one thread). Verified against stock ONNX Runtime running the
+channel; larger batches run on the portable INT8 graph (``FoldedBatchOneSession``), whole or, with the
+batch-parallel plan, as per-core slices. Verified against stock ONNX Runtime running the
 same INT8 model, with the INT8 tolerance (``verify.py``); an engine that fails is not written.
 """
 
@@ -28,6 +28,7 @@ from se_deploy.image_like import image_like_inputs
 from se_deploy.onnx_compare import batch_is_dynamic
 
 KIND = "int8-fold"
+MAX_RELATIVE_ERROR_VS_STOCK = 0.25  # per sample; the trained digits model: 9%, SE-ResNet-50 (random): 2%
 VERIFY_SAMPLES = 8  # seeds 0..7: verify_written re-checks seed 7 on the engine as written
 
 
@@ -44,12 +45,13 @@ def int8_unavailable_reason(model: onnx.ModelProto) -> str | None:
 def verify_int8(
     source: onnx.ModelProto, model: onnx.ModelProto, folded: onnx.ModelProto
 ) -> tuple[NativeVerification, str]:
-    """The folded graph against stock INT8, judged by the FP32 source: no further from it than stock INT8 is.
+    """The folded graph against stock INT8 and the FP32 source: no further from the source than stock INT8.
 
     Folding moves INT8 roundings, so the folded graph differs from stock INT8 by about INT8's own error;
     a wrong fold (a gate lost or applied twice) moves the logits by far more. Passes when its error vs the
-    FP32 source is at most 1.5x stock INT8's (+1% of the logit range) and its top-1 agreement with the
-    source at most 2 of 8 samples below stock's. The verification's ``max_relative_error`` is vs stock INT8.
+    FP32 source is at most 1.5x stock INT8's (+1% of the logit range), its top-1 agreement with the source
+    at most 2 of 8 samples below stock's, and it stays within 25% of the logit range of stock INT8 with at
+    most 2 of 8 top-1 answers changed. The verification's ``max_relative_error`` is vs stock INT8.
     """
     import onnxruntime as ort
 
@@ -74,22 +76,28 @@ def verify_int8(
     # per sample, as verify_written checks one of these inputs (seed 7) after the engine is written
     per_sample = [compare_logits(stock[i : i + 1], native[i : i + 1], 1, np.inf) for i in range(VERIFY_SAMPLES)]
     worst = max(per_sample, key=lambda v: v.max_relative_error)
+    top1_vs_stock = float((native.argmax(1) == stock.argmax(1)).mean())
     passed = (
         bool(np.isfinite(native).all())
         and native_error <= 1.5 * stock_error + 0.01
         and native_top1 >= stock_top1 - 2 / VERIFY_SAMPLES
+        # and close to stock INT8 itself: where stock INT8 is far from the source (saturating ranges), the
+        # first two hold for anything, and tiny rounding changes can cascade
+        and worst.max_relative_error <= MAX_RELATIVE_ERROR_VS_STOCK
+        and top1_vs_stock >= 1 - 2 / VERIFY_SAMPLES
     )
     check = NativeVerification(
         1,
         VERIFY_SAMPLES,
         max(v.max_abs_error for v in per_sample),
         worst.max_relative_error,
-        float((native.argmax(1) == stock.argmax(1)).mean()),
+        top1_vs_stock,
         passed,
     )
     fidelity = (
         f"max error {native_error:.1%} of the logit range (stock INT8: {stock_error:.1%}), "
-        f"top-1 agreement {native_top1:.0%} (stock INT8: {stock_top1:.0%})"
+        f"top-1 agreement {native_top1:.0%} (stock INT8: {stock_top1:.0%}); vs stock INT8: "
+        f"{worst.max_relative_error:.1%} of the logit range, top-1 agreement {top1_vs_stock:.0%}"
     )
     return check, fidelity
 
@@ -121,11 +129,10 @@ def build_native_int8(
     check, fidelity = verify_int8(source, model, folded.model)
     if not check.passed:
         raise NativeVerificationError(
-            f"the SE-native INT8 graph is further from the FP32 source than stock INT8 ({fidelity}); "
-            f"no engine written. Build with --portable, and report this model"
+            f"the folded graph is not as close to the FP32 source and to stock INT8 as required ({fidelity})"
         )
     notes = [
-        "SE-native INT8: one graph at batch 1 (the gate is per sample); larger batches run as batch-1 pieces",
+        "SE-native INT8: one graph at batch 1 (the gate is per sample); larger batches run on the portable graph",
         f"SE-native INT8 vs the FP32 source on {VERIFY_SAMPLES} image-like inputs: {fidelity}",
     ]
     return NativeBuild(

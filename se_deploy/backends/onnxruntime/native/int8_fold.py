@@ -37,6 +37,8 @@ from se_deploy.backends.onnxruntime.native.graph import (
 
 MS = "com.microsoft"
 FOLD_TARGET = "conv3's requantization scale (INT8)"
+_GATE_OPS = {"QLinearSigmoid", "QLinearLeakyRelu", "QLinearConv"}  # FC2 and activations between FC1 and the gate
+_MAX_EXCITATION_STEPS = 6
 
 
 @dataclass(frozen=True)
@@ -68,11 +70,20 @@ class _Folder:
         init = self.g.initializers.get(name)
         return None if init is None else numpy_helper.to_array(init)
 
+    def const(self, name: str) -> np.ndarray:
+        """An initializer the checks above required (``pointwise``)."""
+        value = self.array(name)
+        if value is None:
+            raise ValueError(f"{name!r} is not a constant")  # a bug: pointwise() checks every input read here
+        return value
+
+    def weight(self, conv: onnx.NodeProto) -> np.ndarray:
+        return self.const(conv.input[3])
+
     def pointwise(self, conv: onnx.NodeProto | None) -> str | None:
         """Why ``conv`` is not a channels-last 1x1, stride-1, ungrouped QLinearConv with constant weights."""
-        if not is_op(conv, "QLinearConv", MS):
+        if conv is None or not is_op(conv, "QLinearConv", MS):
             return "the SE input is not a QLinearConv"
-        assert conv is not None
         weight = self.array(conv.input[3])
         if weight is None or weight.ndim != 4 or weight.shape[2:] != (1, 1):
             return "the SE input's conv is not a 1x1 conv with constant weights"
@@ -82,7 +93,32 @@ class _Folder:
             return "the SE input's conv has a stride or padding"
         if any(self.array(name) is None for name in conv.input[1:3] + conv.input[4:8]):
             return "the SE input's conv has run-time scales"
+        zero = self.array(conv.input[5])
+        if weight.dtype != np.int8 or zero is None or np.any(zero != 0):
+            return "the SE input's conv weights are not symmetric int8"
         return None
+
+    def one_sided(self, conv: onnx.NodeProto) -> bool:
+        """The conv's output zero point is its type's minimum: a ReLU may be folded into its range (clip >= 0)."""
+        zero = self.array(conv.input[7])
+        return zero is not None and zero.size == 1 and int(zero.reshape(-1)[0]) == int(np.iinfo(zero.dtype).min)
+
+    def gate_from(self, gate: str, fc1: onnx.NodeProto, channels: int) -> bool:
+        """``gate`` is computed from ``fc1`` alone, through a conv back to ``channels`` (FC2) and activations."""
+        name, steps, widened = gate, 0, False
+        while steps < _MAX_EXCITATION_STEPS:
+            node = self.g.producer.get(name)
+            if node is None:
+                return False
+            if node is fc1:
+                return widened
+            if is_op(node, "QLinearConv", MS):
+                weight = self.array(node.input[3])
+                widened = widened or (weight is not None and weight.shape[0] == channels)
+            elif not (node.domain == MS and node.op_type in _GATE_OPS):
+                return False
+            name, steps = node.input[0], steps + 1
+        return False
 
     def block(self, mul: onnx.NodeProto) -> QuantizedBlock:
         for x_at, gate_at in ((0, 3), (3, 0)):
@@ -101,18 +137,23 @@ class _Folder:
     ) -> QuantizedBlock:
         conv3 = self.g.producer.get(x)
         reason = self.pointwise(conv3)
+        if reason or conv3 is None:
+            return QuantizedBlock(label(mul), False, reason or "the SE input has no producer")
         fc1s = self.g.consumers.get(squeeze.output[0], [])
-        if reason is None and len(self.g.consumers.get(x, [])) != 2:
+        if len(self.g.consumers.get(x, [])) != 2:
             reason = "the SE input feeds more than its squeeze and scale"
-        elif reason is None and (len(fc1s) != 1 or self.pointwise(fc1s[0]) is not None):
+        elif len(fc1s) != 1 or self.pointwise(fc1s[0]) is not None:
             reason = "the squeeze does not feed one 1x1 QLinearConv (FC1)"
-        elif reason is None and attribute(squeeze, "channels_last", 0) != 1:
+        elif attribute(squeeze, "channels_last", 0) != 1:
             reason = "the squeeze is not channels-last"
-        elif reason is None and (mul.input[x_at + 1], mul.input[x_at + 2]) != (conv3.input[6], conv3.input[7]):
+        elif (mul.input[x_at + 1], mul.input[x_at + 2]) != (conv3.input[6], conv3.input[7]):
             reason = "the scale reads the SE input at another quantization than conv3 writes it"
+        elif self.one_sided(conv3):
+            reason = "conv3's output range is one-sided (a ReLU folded into it?): the squeeze cannot be hoisted"
+        elif not self.gate_from(gate, fc1s[0], self.weight(conv3).shape[0]):
+            reason = "the gate is not computed from FC1 through FC2 (to conv3's channels) and activations"
         if reason:
             return QuantizedBlock(label(mul), False, reason)
-        assert conv3 is not None
         self.hoist_squeeze(conv3, squeeze, fc1s[0])
         g = self.g
         gate_float = g.fresh("gate")
@@ -134,19 +175,18 @@ class _Folder:
 
     def hoist_squeeze(self, conv3: onnx.NodeProto, squeeze: onnx.NodeProto, fc1: onnx.NodeProto) -> None:
         """FC1 reads the mean of conv3's input: ``W1' = W1 W3``, ``b1' = W1 b3 + b1``, requantized."""
-        g, a = self.g, self.array
-        x_scale = float(a(conv3.input[1]))  # type: ignore[arg-type]
-        w3 = _dequantize(a(conv3.input[3]), a(conv3.input[4]), a(conv3.input[5]))[:, :, 0, 0]
+        g, c = self.g, self.const
+        x_scale = float(c(conv3.input[1]))
+        w3 = _dequantize(c(conv3.input[3]), c(conv3.input[4]))[:, :, 0, 0]
         b3 = np.zeros(w3.shape[0])
         if len(conv3.input) > 8 and conv3.input[8]:
-            b3 = a(conv3.input[8]).astype(np.float64) * x_scale * np.broadcast_to(a(conv3.input[4]), b3.shape)
-        w1q = a(fc1.input[3])
-        assert w1q is not None
-        w1 = _dequantize(w1q, a(fc1.input[4]), a(fc1.input[5]))[:, :, 0, 0]
+            b3 = c(conv3.input[8]).astype(np.float64) * x_scale * np.broadcast_to(c(conv3.input[4]), b3.shape)
+        w1q = c(fc1.input[3])
+        w1 = _dequantize(w1q, c(fc1.input[4]))[:, :, 0, 0]
         b1 = np.zeros(w1.shape[0])
         if len(fc1.input) > 8 and fc1.input[8]:
-            squeeze_scale = float(a(fc1.input[1]))  # type: ignore[arg-type]
-            b1 = a(fc1.input[8]).astype(np.float64) * squeeze_scale * np.broadcast_to(a(fc1.input[4]), b1.shape)
+            squeeze_scale = float(c(fc1.input[1]))
+            b1 = c(fc1.input[8]).astype(np.float64) * squeeze_scale * np.broadcast_to(c(fc1.input[4]), b1.shape)
         fused_w, fused_b = w1 @ w3, w1 @ b3 + b1
         qmax = int(np.abs(w1q.astype(np.int32)).max()) or 127  # the build's weight range (7-bit preset: 63)
         scale = np.abs(fused_w).max(axis=1) / qmax
@@ -168,13 +208,10 @@ class _Folder:
         return QuantizedFold(self.model, blocks)
 
 
-def _dequantize(q: np.ndarray | None, scale: np.ndarray | None, zero: np.ndarray | None) -> np.ndarray:
-    assert q is not None and scale is not None
-    shape = (-1,) + (1,) * (q.ndim - 1)
-    zero_point = np.zeros(1) if zero is None else np.asarray(zero, np.float64).reshape(-1)
-    return (q.astype(np.float64) - zero_point.reshape(shape if zero_point.size > 1 else ())) * np.asarray(
-        scale, np.float64
-    ).reshape(shape if np.size(scale) > 1 else ())
+def _dequantize(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Symmetric int8 weights (zero point 0, checked by ``pointwise``), scale per tensor or per output channel."""
+    scale = np.asarray(scale, np.float64)
+    return q.astype(np.float64) * (scale.reshape((-1,) + (1,) * (q.ndim - 1)) if scale.size > 1 else scale)
 
 
 def fold_quantized_gates(optimized: onnx.ModelProto) -> QuantizedFold:

@@ -15,7 +15,7 @@ from se_deploy.backends.onnxruntime.build import OnnxRuntimeOptions, build_onnxr
 from se_deploy.backends.onnxruntime.native.int8_build import int8_unavailable_reason, verify_int8
 from se_deploy.backends.onnxruntime.native.int8_fold import fold_quantized_gates
 from se_deploy.backends.onnxruntime.native.optimize import fix_batch, optimize_with_ort
-from se_deploy.backends.onnxruntime.native.session import NativeSession
+from se_deploy.backends.onnxruntime.native.session import FoldedBatchOneSession
 from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
 from se_deploy.data.images import load_image, scan_image_folder
 from se_deploy.prepare import Preparation
@@ -56,14 +56,14 @@ def test_foldable_scales_leave_the_graph_and_the_last_block_says_why(optimized: 
     onnx.checker.check_model(folded.model)
 
 
-def test_the_folded_graph_is_as_close_to_the_source_as_stock_int8(
+def test_the_folded_graph_is_as_close_to_the_source_and_to_stock_as_required(
     int8_engine: Path, optimized: onnx.ModelProto, digits_models: dict[str, Path]
 ) -> None:
     source = onnx.load(str(digits_models["se_resnet_tiny"]))
     model = onnx.load(str(int8_engine / "model.onnx"))
     check, fidelity = verify_int8(source, model, fold_quantized_gates(optimized).model)
     assert check.passed, fidelity
-    assert check.max_relative_error > 0  # roundings moved: not the stock graph by accident
+    assert 0 < check.max_relative_error <= 0.25 and check.top1_agreement >= 0.75
 
 
 def test_a_wrong_fold_fails_verification(
@@ -82,7 +82,7 @@ def test_a_wrong_fold_fails_verification(
     assert not check.passed, fidelity
 
 
-def test_int8_engine_serves_any_batch_on_its_batch_one_graph(
+def test_int8_engine_runs_batch_one_folded_and_larger_batches_portable(
     int8_engine: Path, digits_folders: dict[str, Path]
 ) -> None:
     native = EngineDescription.read(int8_engine).native
@@ -93,13 +93,44 @@ def test_int8_engine_serves_any_batch_on_its_batch_one_graph(
     assert isinstance(runner.session, BatchParallelSession)
     images = scan_image_folder(digits_folders["test"]).images[::30][:9]
     digits = np.stack([load_image(image.path, runner.preprocessing) for image in images])
-    got, want = runner.infer(digits), portable.infer(digits)
-    assert (got.argmax(1) == want.argmax(1)).mean() >= 8 / 9  # INT8 roundings moved, the answers did not
-    assert np.abs(got - want).max() <= 0.2 * np.abs(want).max()
-    one_thread = OnnxRuntimeRunner(int8_engine, threads=1)  # no slices: the native session runs batch-1 pieces
-    assert isinstance(one_thread.session, NativeSession)
-    np.testing.assert_allclose(one_thread.infer(digits), got, rtol=1e-5, atol=1e-5)
-    assert one_thread.session.opened_buckets == [1]
+    want = portable.infer(digits)
+    assert len(set(want.argmax(1))) >= 3  # real digits exercise the model
+    # a batch of 9: per-core slices of the portable graph, the very numbers it gives run whole
+    np.testing.assert_allclose(runner.infer(digits), want, rtol=1e-5, atol=1e-5)
+    # one image: the folded graph (roundings moved, the answer did not)
+    for index in range(3):
+        one, ref = runner.infer(digits[index : index + 1]), want[index : index + 1]
+        assert one.argmax() == ref.argmax() and np.abs(one - ref).max() <= 0.25 * np.abs(ref).max()
+    assert runner.session.opened_buckets == [1]
+    one_thread = OnnxRuntimeRunner(int8_engine, threads=1)  # no slices: the folded/portable router itself
+    assert isinstance(one_thread.session, FoldedBatchOneSession)
+    np.testing.assert_allclose(one_thread.infer(digits), want, rtol=1e-5, atol=1e-5)
+
+
+def _first_block(model: onnx.ModelProto) -> tuple[onnx.NodeProto, onnx.NodeProto]:
+    producer = {out: node for node in model.graph.node for out in node.output}
+    mul = next(n for n in model.graph.node if n.op_type == "QLinearMul")
+    return mul, producer[mul.input[0]]
+
+
+def test_a_relu_folded_into_conv3_or_a_foreign_gate_is_not_folded(optimized: onnx.ModelProto) -> None:
+    """The squeeze cannot be hoisted through a ReLU the quantizer folded into conv3's range (zero point 0)."""
+    relu = onnx.ModelProto()
+    relu.CopyFrom(optimized)
+    mul, conv3 = _first_block(relu)
+    zero = onnx.numpy_helper.from_array(np.uint8(0), "one_sided_zero")
+    relu.graph.initializer.append(zero)
+    conv3.input[7] = mul.input[2] = zero.name
+    blocks = fold_quantized_gates(relu).blocks
+    assert not blocks[0].folded and "one-sided" in blocks[0].reason and blocks[1].folded
+    foreign = onnx.ModelProto()
+    foreign.CopyFrom(optimized)
+    mul, _conv3 = _first_block(foreign)
+    squeeze = next(n for n in foreign.graph.node if n.op_type == "QLinearGlobalAveragePool")
+    fc1 = next(n for n in foreign.graph.node if squeeze.output[0] in n.input)
+    mul.input[3] = fc1.output[0]  # a gate straight from FC1: no FC2 back to conv3's channels
+    blocks = fold_quantized_gates(foreign).blocks
+    assert not blocks[0].folded and "not computed from FC1" in blocks[0].reason
 
 
 def test_int8_fold_is_skipped_where_it_cannot_apply(
