@@ -85,13 +85,10 @@ def session_factory(
     def session_with(intra_threads: int | None) -> Any:
         if description is None or not description.native or folder is None:
             return portable(intra_threads)
-        from se_deploy.backends.onnxruntime.native.session import FoldedBatchOneSession, NativeSession
+        from se_deploy.backends.onnxruntime.native.session import NativeSession
 
         files = {int(bucket): name for bucket, name in description.native["files"].items()}
-        native = NativeSession(folder, files, threads=intra_threads, spinning=spinning)
-        if description.native.get("kind") == "int8-fold":  # batch 1 folded, larger batches portable
-            return FoldedBatchOneSession(native, lambda: portable(intra_threads))
-        return native
+        return NativeSession(folder, files, threads=intra_threads, spinning=spinning)
 
     return session_with
 

@@ -1,8 +1,10 @@
 """Build the SE-native graph of an INT8 engine: ORT's optimized Q/DQ graph at batch 1, SE gates folded (int8_fold.py).
 
 One graph, batch 1: the gate rides in conv3's per-channel requantization scale, which holds one gate per
-channel; larger batches run on the portable INT8 graph (``FoldedBatchOneSession``), whole or, with the
-batch-parallel plan, as per-core slices. Verified against stock ONNX Runtime running the
+channel, so larger batches run as batch-1 pieces (``NativeSession`` splits them; with the batch-parallel
+plan each core runs its slice's pieces on one thread). Pieces, not the portable graph, for batches > 1:
+the folded graph rounds differently from the portable one, and an image must get the same answer
+whatever batch a server (Triton's dynamic batcher) puts it in. Verified against stock ONNX Runtime running the
 same INT8 model, with the INT8 tolerance (``verify.py``); an engine that fails is not written.
 """
 
@@ -132,7 +134,7 @@ def build_native_int8(
             f"the folded graph is not as close to the FP32 source and to stock INT8 as required ({fidelity})"
         )
     notes = [
-        "SE-native INT8: one graph at batch 1 (the gate is per sample); larger batches run on the portable graph",
+        "SE-native INT8: one graph at batch 1 (the gate is per sample); larger batches run as batch-1 pieces",
         f"SE-native INT8 vs the FP32 source on {VERIFY_SAMPLES} image-like inputs: {fidelity}",
     ]
     return NativeBuild(

@@ -8,7 +8,6 @@ to open elsewhere.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -102,42 +101,3 @@ class NativeSession:
             outputs = self.session(bucket).run(output_names, {name: part}, *args)
             pieces.append([np.asarray(o)[:real] for o in outputs])
         return [np.concatenate(parts, axis=0) for parts in zip(*pieces, strict=True)]
-
-
-class FoldedBatchOneSession:
-    """An INT8 SE-native engine (``int8_build.py``): batch 1 on the folded graph, larger batches on the portable one.
-
-    The fold holds one gate per channel, so its graph is batch 1; a larger batch run as batch-1 pieces was
-    measured slower than the portable INT8 graph run whole or sliced (benchmarks/results/int8_native/).
-    """
-
-    def __init__(self, native: NativeSession, open_portable: Callable[[], Any]) -> None:
-        self.native = native
-        self._open_portable = open_portable
-        self._portable: Any = None
-        self._lock = threading.Lock()
-
-    def portable(self) -> Any:
-        with self._lock:
-            if self._portable is None:
-                self._portable = self._open_portable()
-            return self._portable
-
-    @property
-    def opened_buckets(self) -> list[int]:
-        return self.native.opened_buckets
-
-    def get_inputs(self) -> list[_IOInfo]:
-        return self.native.get_inputs()
-
-    def get_outputs(self) -> list[_IOInfo]:
-        return self.native.get_outputs()
-
-    def get_providers(self) -> list[str]:
-        return ["CPUExecutionProvider"]
-
-    def run(self, output_names: list[str] | None, feeds: dict[str, np.ndarray], *args: Any) -> list[np.ndarray]:
-        rows = {np.asarray(value).shape[0] for value in feeds.values()}
-        if rows == {1}:
-            return self.native.run(output_names, feeds, *args)
-        return self.portable().run(output_names, feeds, *args)

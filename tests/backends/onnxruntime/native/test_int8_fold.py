@@ -15,7 +15,7 @@ from se_deploy.backends.onnxruntime.build import OnnxRuntimeOptions, build_onnxr
 from se_deploy.backends.onnxruntime.native.int8_build import int8_unavailable_reason, verify_int8
 from se_deploy.backends.onnxruntime.native.int8_fold import fold_quantized_gates
 from se_deploy.backends.onnxruntime.native.optimize import fix_batch, optimize_with_ort
-from se_deploy.backends.onnxruntime.native.session import FoldedBatchOneSession
+from se_deploy.backends.onnxruntime.native.session import NativeSession
 from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
 from se_deploy.data.images import load_image, scan_image_folder
 from se_deploy.prepare import Preparation
@@ -82,7 +82,7 @@ def test_a_wrong_fold_fails_verification(
     assert not check.passed, fidelity
 
 
-def test_int8_engine_runs_batch_one_folded_and_larger_batches_portable(
+def test_int8_engine_serves_any_batch_on_its_batch_one_graph(
     int8_engine: Path, digits_folders: dict[str, Path]
 ) -> None:
     native = EngineDescription.read(int8_engine).native
@@ -93,18 +93,17 @@ def test_int8_engine_runs_batch_one_folded_and_larger_batches_portable(
     assert isinstance(runner.session, BatchParallelSession)
     images = scan_image_folder(digits_folders["test"]).images[::30][:9]
     digits = np.stack([load_image(image.path, runner.preprocessing) for image in images])
-    want = portable.infer(digits)
+    got, want = runner.infer(digits), portable.infer(digits)
     assert len(set(want.argmax(1))) >= 3  # real digits exercise the model
-    # a batch of 9: per-core slices of the portable graph, the very numbers it gives run whole
-    np.testing.assert_allclose(runner.infer(digits), want, rtol=1e-5, atol=1e-5)
-    # one image: the folded graph (roundings moved, the answer did not)
-    for index in range(3):
-        one, ref = runner.infer(digits[index : index + 1]), want[index : index + 1]
-        assert one.argmax() == ref.argmax() and np.abs(one - ref).max() <= 0.25 * np.abs(ref).max()
-    assert runner.session.opened_buckets == [1]
-    one_thread = OnnxRuntimeRunner(int8_engine, threads=1)  # no slices: the folded/portable router itself
-    assert isinstance(one_thread.session, FoldedBatchOneSession)
-    np.testing.assert_allclose(one_thread.infer(digits), want, rtol=1e-5, atol=1e-5)
+    assert (got.argmax(1) == want.argmax(1)).mean() >= 7 / 9  # INT8 roundings moved, the answers did not
+    assert np.abs(got - want).max() <= 0.25 * np.abs(want).max()
+    # every image gets the answer it gets alone, whatever batch it is served in (a server batches freely)
+    alone = np.concatenate([runner.infer(digits[i : i + 1]) for i in range(len(digits))])
+    np.testing.assert_allclose(got, alone, rtol=1e-5, atol=1e-5)
+    one_thread = OnnxRuntimeRunner(int8_engine, threads=1)  # no slices: the native session runs batch-1 pieces
+    assert isinstance(one_thread.session, NativeSession)
+    np.testing.assert_allclose(one_thread.infer(digits), got, rtol=1e-5, atol=1e-5)
+    assert one_thread.session.opened_buckets == [1]
 
 
 def _first_block(model: onnx.ModelProto) -> tuple[onnx.NodeProto, onnx.NodeProto]:
