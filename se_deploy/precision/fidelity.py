@@ -21,6 +21,12 @@ CHANGED_SHARE = 0.1
 FIDELITY_LIMITS = {"worst_relative_error": 0.05, "changed_fraction": 0.001}
 
 
+_ADVICE = {
+    "fp16": "Rebuild with --fp16-mode mixed to keep the offending ops in FP32, or use fp32.",
+    "int8": "Calibrate on images like the deployment data (--calib, --calib-samples, --calib-method), or use fp16/fp32.",
+}
+
+
 @dataclass(frozen=True)
 class Fidelity:
     max_abs_error: float
@@ -42,13 +48,14 @@ class Fidelity:
         return asdict(self) | {"within_limits": self.within_limits, "limits": dict(FIDELITY_LIMITS)}
 
     def warning(self, precision: str) -> str | None:
+        """A one-paragraph warning with the advice for ``precision`` (None within limits)."""
         if self.within_limits:
             return None
         return (
             f"WARNING: the {precision} engine does not reproduce its FP32 source: output {self.worst_output!r} is off by "
             f"{self.worst_relative_error:.1%} of its range and {self.changed_fraction:.2%} of output values moved by more "
             f"than {CHANGED_SHARE:.0%} of it (image-like inputs {self.input_shapes}, {self.seeds} seeds). "
-            "Rebuild with --fp16-mode mixed to keep the offending ops in FP32, or use fp32."
+            + _ADVICE.get(precision, "Report this model: an FP32 engine should reproduce its source.")
         )
 
 

@@ -160,7 +160,8 @@ def _build(
             parallel = timed_plan(parallel, factory, feeds)
             description = dataclasses.replace(description, batch_parallel=parallel.to_dict())
         if parallel.enabled or parallel.timing:
-            notes.append(f"batch-parallel: {parallel.reason} (--batch-parallel on|off to choose)")
+            choose = " (--batch-parallel on|off to choose)" if options.batch_parallel == "auto" else ""
+            notes.append(f"batch-parallel: {parallel.reason}{choose}")
         atomic_write_text(staged / ENGINE_FILENAME, description.to_json())
         replace_dir(staged, request.output, staging)
     return OnnxRuntimeBuild(request.output, description, measured.to_dict())
@@ -188,7 +189,7 @@ def _native_graphs(
         try:
             native = build_native_int8(source, prepared, progress)
         except NativeVerificationError as exc:  # INT8 that cannot be verified: the portable engine is still right
-            notes.append(f"SE-native INT8 graph not built ({exc}): this engine is the portable one")
+            notes.append(f"SE-native INT8 graph not used, this engine is the portable one: {exc}")
             return None
     else:
         reason = unavailable_reason(source, current_platform())

@@ -14,6 +14,7 @@ from se_deploy.backends.base import BuildRequest
 from se_deploy.backends.engine_folder import EngineDescription
 from se_deploy.backends.onnxruntime.batch_parallel import (
     MIN_GAIN,
+    MIN_WHOLE_MS,
     BatchParallelSession,
     available_cores,
     plan_for,
@@ -164,8 +165,8 @@ def test_package_says_triton_runs_whole_batches(int8_engine: Path, tmp_path: Pat
 def test_cli_times_the_auto_plan_and_follows_the_timing(
     tmp_path: Path, digits_models: dict[str, Path], digits_folders: dict[str, Path]
 ) -> None:
-    """auto times both plans at build and keeps slicing only where it was faster (which one wins on this tiny
-    model is the machine's business: the test checks the decision follows the timing, not the outcome)."""
+    """auto times both plans at build and keeps slicing only where it was faster, and never for batches too
+    fast to time apart (the test checks the decision follows the timing, not which plan wins here)."""
     source, calib = str(digits_models["se_resnet_tiny"]), str(digits_folders["train"])
     args = ["build", source, "--precision", "int8", "--calib", calib, "--calib-samples", "8"]
     result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "auto")])
@@ -176,7 +177,10 @@ def test_cli_times_the_auto_plan_and_follows_the_timing(
         return
     timing = plan["timing"]
     assert timing["sliced_ms"] > 0 and timing["whole_ms"] > 0
-    assert plan["enabled"] == (timing["sliced_ms"] <= timing["whole_ms"] * (1 - MIN_GAIN))
+    faster = timing["sliced_ms"] <= timing["whole_ms"] * (1 - MIN_GAIN)
+    assert plan["enabled"] == (timing["whole_ms"] >= MIN_WHOLE_MS and faster)
+    if timing["whole_ms"] < MIN_WHOLE_MS:  # this 32x32 model: ~0.4 ms a batch here, a stable "whole"
+        assert "too fast to split" in plan["reason"]
     assert timing["cores"] == available_cores() and timing["batch"] == 2 * available_cores()
     assert f"sliced {timing['sliced_ms']:.1f} ms" in " ".join(result.stderr.split())
     result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "on"), "--batch-parallel", "on"])

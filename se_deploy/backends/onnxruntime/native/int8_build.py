@@ -79,15 +79,26 @@ def verify_int8(
     per_sample = [compare_logits(stock[i : i + 1], native[i : i + 1], 1, np.inf) for i in range(VERIFY_SAMPLES)]
     worst = max(per_sample, key=lambda v: v.max_relative_error)
     top1_vs_stock = float((native.argmax(1) == stock.argmax(1)).mean())
-    passed = (
-        bool(np.isfinite(native).all())
-        and native_error <= 1.5 * stock_error + 0.01
-        and native_top1 >= stock_top1 - 2 / VERIFY_SAMPLES
-        # and close to stock INT8 itself: where stock INT8 is far from the source (saturating ranges), the
-        # first two hold for anything, and tiny rounding changes can cascade
-        and worst.max_relative_error <= MAX_RELATIVE_ERROR_VS_STOCK
-        and top1_vs_stock >= 1 - 2 / VERIFY_SAMPLES
-    )
+    # close to stock INT8 itself too: where stock INT8 is far from the source (saturating ranges), the source
+    # checks hold for anything, and tiny rounding changes can cascade
+    failed = [
+        what
+        for what, ok in (
+            ("non-finite outputs", bool(np.isfinite(native).all())),
+            (
+                "further from the FP32 source than 1.5x stock INT8's error + 1%",
+                native_error <= 1.5 * stock_error + 0.01,
+            ),
+            ("more top-1 answers lost vs the source than 2 of 8", native_top1 >= stock_top1 - 2 / VERIFY_SAMPLES),
+            (
+                f"more than {MAX_RELATIVE_ERROR_VS_STOCK:.0%} of the logit range from stock INT8",
+                worst.max_relative_error <= MAX_RELATIVE_ERROR_VS_STOCK,
+            ),
+            ("more top-1 answers changed vs stock INT8 than 2 of 8", top1_vs_stock >= 1 - 2 / VERIFY_SAMPLES),
+        )
+        if not ok
+    ]
+    passed = not failed
     check = NativeVerification(
         1,
         VERIFY_SAMPLES,
@@ -97,9 +108,10 @@ def verify_int8(
         passed,
     )
     fidelity = (
-        f"max error {native_error:.1%} of the logit range (stock INT8: {stock_error:.1%}), "
-        f"top-1 agreement {native_top1:.0%} (stock INT8: {stock_top1:.0%}); vs stock INT8: "
-        f"{worst.max_relative_error:.1%} of the logit range, top-1 agreement {top1_vs_stock:.0%}"
+        (f"failed: {'; '.join(failed)}. " if failed else "")
+        + f"vs the FP32 source: max error {native_error:.1%} of the logit range, top-1 agreement {native_top1:.0%} "
+        f"(stock INT8: {stock_error:.1%}, {stock_top1:.0%}); vs stock INT8: {worst.max_relative_error:.1%}, "
+        f"top-1 agreement {top1_vs_stock:.0%}"
     )
     return check, fidelity
 
@@ -130,12 +142,10 @@ def build_native_int8(
     progress("SE-native INT8 graph for batch 1: verifying against stock INT8 and the FP32 source")
     check, fidelity = verify_int8(source, model, folded.model)
     if not check.passed:
-        raise NativeVerificationError(
-            f"the folded graph is not as close to the FP32 source and to stock INT8 as required ({fidelity})"
-        )
+        raise NativeVerificationError(f"the folded graph did not verify: {fidelity}")
     notes = [
         "SE-native INT8: one graph at batch 1 (the gate is per sample); larger batches run as batch-1 pieces",
-        f"SE-native INT8 vs the FP32 source on {VERIFY_SAMPLES} image-like inputs: {fidelity}",
+        f"SE-native INT8 on {VERIFY_SAMPLES} image-like inputs: {fidelity}",
     ]
     return NativeBuild(
         current_platform(),
