@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,31 +29,18 @@ import numpy as np
 import onnxruntime as ort
 
 from se_deploy.backends.engine_folder import EngineDescription
-from se_deploy.backends.onnxruntime.batch_parallel import BatchParallelSession
-from se_deploy.backends.onnxruntime.native.session import session_options
-from se_deploy.backends.onnxruntime.runner import open_session
+from se_deploy.backends.onnxruntime.batch_parallel import BatchParallelSession, median_run_ms
+from se_deploy.backends.onnxruntime.runner import open_session, session_factory
 from se_deploy.bench.environment import cpu_isa, cpu_model
 from se_deploy.bench.stats import ratio_summary
 from se_deploy.image_like import image_like_inputs
+from se_deploy.onnx_io import load_onnx
 
 
-def session_factory(engine: Path) -> Callable[[int], Any]:
-    model = str(engine / EngineDescription.read(engine).model_file)
-
-    def open_session(threads: int) -> Any:
-        options = session_options(optimize=True, threads=threads, spinning=False)
-        return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-
-    return open_session
-
-
-def median_round_ms(session: Any, feeds: dict[str, np.ndarray], iterations: int) -> float:
-    times = []
-    for _ in range(iterations):
-        start = time.perf_counter()
-        session.run(None, feeds)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1e3
+def portable_sessions(engine: Path) -> Callable[[int | None], Any]:
+    """``threads -> session`` over the engine's ``model.onnx``, as ``se_deploy.load`` opens a bare ONNX file."""
+    model_path = engine / EngineDescription.read(engine).model_file
+    return session_factory(load_onnx(model_path), None, None, ["CPUExecutionProvider"], spinning=False)
 
 
 def main() -> None:
@@ -69,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     sessions: dict[str, Any] = {"se_built": open_session(args.se_engine, threads=args.threads, spinning=False).session}
     for label, engine in (("se", args.se_engine), ("twin", args.twin_engine)):
-        factory = session_factory(engine)
+        factory = portable_sessions(engine)
         sessions[f"{label}_whole"] = factory(args.threads)
         sessions[f"{label}_sliced"] = BatchParallelSession(factory, args.threads)
     name = sessions["se_whole"].get_inputs()[0].name
@@ -82,7 +68,7 @@ def main() -> None:
     rounds: dict[str, list[float]] = {label: [] for label in sessions}
     for index in range(args.rounds):
         for label, session in sessions.items():
-            rounds[label].append(median_round_ms(session, feeds, args.iterations))
+            rounds[label].append(median_run_ms(session, feeds, args.iterations))
         print(f"round {index + 1}/{args.rounds}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in rounds.items()))
     pairs = {
         "se_built / twin_whole (what se-deploy bench reports)": ("se_built", "twin_whole"),

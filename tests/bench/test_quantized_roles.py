@@ -10,24 +10,17 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from se_deploy.backends.base import BuildRequest
-from se_deploy.backends.onnxruntime.build import build_onnxruntime_engine
 from se_deploy.bench.profile import profile_engine, se_roles
 from se_deploy.bench.quantized_roles import quantized_se_roles
-from se_deploy.prepare import Preparation
-
-
-def _int8(source: Path, output: Path, calib: Path, *, fuse: bool = True) -> Path:
-    preparation = Preparation(precision="int8", calib=calib, calib_samples=8, fuse=fuse)
-    build_onnxruntime_engine(BuildRequest(source, output, preparation))
-    return output
+from tests.backends.onnxruntime.int8_engines import build_int8
 
 
 @pytest.mark.parametrize("fuse", [True, False], ids=["fused", "stock"])
 def test_every_se_block_of_an_int8_build_is_found_and_profiled(
     tmp_path: Path, digits_models: dict[str, Path], digits_folders: dict[str, Path], fuse: bool
 ) -> None:
-    engine = _int8(digits_models["se_resnet_tiny"], tmp_path / "e", digits_folders["train"], fuse=fuse)
+    engine = tmp_path / "e"
+    build_int8(digits_models["se_resnet_tiny"], engine, digits_folders["train"], samples=8, fuse=fuse)
     model = onnx.load(str(engine / "model.onnx"))
     assert se_roles(model) == {}  # the float matcher sees no SE block in a Q/DQ graph
     roles = quantized_se_roles(model)
@@ -40,7 +33,8 @@ def test_every_se_block_of_an_int8_build_is_found_and_profiled(
 def test_the_twin_has_no_se_roles(
     tmp_path: Path, digits_models: dict[str, Path], digits_folders: dict[str, Path]
 ) -> None:
-    engine = _int8(digits_models["resnet_tiny"], tmp_path / "t", digits_folders["train"])
+    engine = tmp_path / "t"
+    build_int8(digits_models["resnet_tiny"], engine, digits_folders["train"], samples=8)
     assert quantized_se_roles(onnx.load(str(engine / "model.onnx"))) == {}
 
 

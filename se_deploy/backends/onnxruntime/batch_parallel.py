@@ -38,12 +38,21 @@ class BatchParallelPlan:
         return asdict(self)
 
 
+def check_option(mode: str, device: str) -> None:
+    """Refuse a bad ``--batch-parallel`` before the build starts (it is applied at the end of it)."""
+    if mode not in MODES:
+        raise InvalidArgumentError(f"--batch-parallel must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "on" and device != "cpu":
+        raise InvalidArgumentError(
+            f"--batch-parallel on splits a batch across CPU cores; this engine runs on {device}: use --device cpu"
+        )
+
+
 def plan_for(
     mode: str, *, precision: str, device: str, fused: bool, se_blocks: int, dynamic_batch: bool = True
 ) -> BatchParallelPlan:
     """``--batch-parallel auto|on|off`` for one engine; auto: fused INT8 CPU engines with SE blocks."""
-    if mode not in MODES:
-        raise InvalidArgumentError(f"--batch-parallel must be one of {', '.join(MODES)}, got {mode!r}")
+    check_option(mode, device)
     if not dynamic_batch:
         if mode == "on":
             raise InvalidArgumentError(
@@ -52,10 +61,6 @@ def plan_for(
             )
         return BatchParallelPlan(False, "the model has a fixed batch size: nothing to split")
     if device != "cpu":
-        if mode == "on":
-            raise InvalidArgumentError(
-                f"--batch-parallel on splits a batch across CPU cores; this engine runs on {device}: use --device cpu"
-            )
         return BatchParallelPlan(False, f"a {device} engine: batches run whole on the device")
     if mode == "on":
         return BatchParallelPlan(True, "asked for (--batch-parallel on)")
@@ -98,12 +103,7 @@ def timed_plan(
             session.run(None, feeds)  # warm-up
         for _ in range(TIMED_ROUNDS):
             for name, session in plans.items():
-                times = []
-                for _ in range(3):
-                    start = time.perf_counter()
-                    session.run(None, feeds)
-                    times.append(time.perf_counter() - start)
-                medians[name].append(float(np.median(times)) * 1e3)
+                medians[name].append(median_run_ms(session, feeds, 3))
     finally:
         sliced.close()
     whole_ms, sliced_ms = float(np.median(medians["whole"])), float(np.median(medians["sliced"]))
@@ -118,6 +118,16 @@ def timed_plan(
     if timing["sliced_ms"] <= timing["whole_ms"] * (1 - MIN_GAIN):
         return BatchParallelPlan(True, f"{plan.reason} ({measured})", timing)
     return BatchParallelPlan(False, f"auto: slicing did not pay on this model ({measured})", timing)
+
+
+def median_run_ms(session: Any, feeds: dict[str, np.ndarray], runs: int) -> float:
+    """Median wall time of ``runs`` runs of ``session`` on ``feeds``, in ms."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        session.run(None, feeds)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) * 1e3
 
 
 def available_cores() -> int:

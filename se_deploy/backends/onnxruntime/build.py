@@ -20,7 +20,7 @@ from se_deploy import model_metadata
 from se_deploy.backends.base import BuildRequest, BuildResult
 from se_deploy.backends.engine_folder import ENGINE_FILENAME, MODEL_FILENAME, EngineDescription
 from se_deploy.backends.onnxruntime.artifact import BACKEND_NAME, providers_for
-from se_deploy.backends.onnxruntime.batch_parallel import available_cores, plan_for, timed_plan
+from se_deploy.backends.onnxruntime.batch_parallel import available_cores, check_option, plan_for, timed_plan
 from se_deploy.backends.onnxruntime.native.build import (
     NATIVE_DIR,
     NativeBuild,
@@ -68,7 +68,7 @@ def validate(request: BuildRequest, options: OnnxRuntimeOptions) -> None:
     request.preparation.validate()
     if options.max_batch < 1:
         raise InvalidArgumentError(f"--max-batch must be at least 1, got {options.max_batch}")
-    plan_for(options.batch_parallel, precision="fp32", device=options.device, fused=False, se_blocks=0)
+    check_option(options.batch_parallel, options.device)
 
 
 def build_onnxruntime_engine(

@@ -76,19 +76,16 @@ def session_factory(
 ) -> Callable[[int | None], Any]:
     """``threads -> session`` for an engine (its SE-native graphs when it has them) or a bare model."""
 
-    def portable(intra_threads: int | None) -> Any:
+    def session_with(intra_threads: int | None) -> Any:
+        if description is not None and description.native and folder is not None:
+            from se_deploy.backends.onnxruntime.native.session import NativeSession
+
+            files = {int(bucket): name for bucket, name in description.native["files"].items()}
+            return NativeSession(folder, files, threads=intra_threads, spinning=spinning)
         import onnxruntime as ort
 
         options = session_options(optimize=True, threads=intra_threads, spinning=spinning)
         return ort.InferenceSession(model.SerializeToString(), options, providers=providers)
-
-    def session_with(intra_threads: int | None) -> Any:
-        if description is None or not description.native or folder is None:
-            return portable(intra_threads)
-        from se_deploy.backends.onnxruntime.native.session import NativeSession
-
-        files = {int(bucket): name for bucket, name in description.native["files"].items()}
-        return NativeSession(folder, files, threads=intra_threads, spinning=spinning)
 
     return session_with
 

@@ -25,8 +25,8 @@ from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
 from se_deploy.cli import main
 from se_deploy.data.images import load_image, scan_image_folder
 from se_deploy.errors import InvalidArgumentError
-from se_deploy.prepare import Preparation
 from se_deploy.serve.package import package
+from tests.backends.onnxruntime.int8_engines import build_int8
 
 
 def test_auto_plan_is_for_fused_int8_cpu_engines_with_se_blocks() -> None:
@@ -113,11 +113,9 @@ def int8_engine(
 ) -> Path:
     """The portable INT8 graph (no SE-native fold): the slices run the very graph the whole batch does."""
     output = tmp_path_factory.mktemp("int8") / "engine"
-    preparation = Preparation(precision="int8", calib=digits_folders["train"], calib_samples=16)
-    build_onnxruntime_engine(
-        BuildRequest(digits_models["se_resnet_tiny"], output, preparation),
-        OnnxRuntimeOptions(native=False, batch_parallel="on"),  # auto would time it: too small to pay (below)
-    )
+    # on: auto would time it and keep whole batches for this tiny model (below)
+    options = OnnxRuntimeOptions(native=False, batch_parallel="on")
+    build_int8(digits_models["se_resnet_tiny"], output, digits_folders["train"], samples=16, options=options)
     return output
 
 
@@ -144,9 +142,10 @@ def test_int8_se_engine_runs_batches_as_slices_with_the_same_results(
 def test_off_and_fp32_engines_run_batches_whole(
     tmp_path: Path, digits_models: dict[str, Path], digits_folders: dict[str, Path]
 ) -> None:
-    preparation = Preparation(precision="int8", calib=digits_folders["train"], calib_samples=16)
-    request = BuildRequest(digits_models["se_resnet_tiny"], tmp_path / "off", preparation)
-    result = build_onnxruntime_engine(request, OnnxRuntimeOptions(batch_parallel="off"))
+    off = OnnxRuntimeOptions(batch_parallel="off")
+    result = build_int8(
+        digits_models["se_resnet_tiny"], tmp_path / "off", digits_folders["train"], samples=16, options=off
+    )
     assert result.description.batch_parallel == {
         "enabled": False,
         "reason": "turned off (--batch-parallel off)",

@@ -37,7 +37,7 @@ from se_deploy.backends.onnxruntime.native.graph import (
 
 MS = "com.microsoft"
 FOLD_TARGET = "conv3's requantization scale (INT8)"
-_GATE_OPS = {"QLinearSigmoid", "QLinearLeakyRelu", "QLinearConv"}  # FC2 and activations between FC1 and the gate
+_GATE_ACTIVATIONS = {"QLinearSigmoid", "QLinearLeakyRelu"}  # between FC1 and the gate, beside FC2 (a QLinearConv)
 _MAX_EXCITATION_STEPS = 6
 
 
@@ -115,7 +115,7 @@ class _Folder:
             if is_op(node, "QLinearConv", MS):
                 weight = self.array(node.input[3])
                 widened = widened or (weight is not None and weight.shape[0] == channels)
-            elif not (node.domain == MS and node.op_type in _GATE_OPS):
+            elif not (node.domain == MS and node.op_type in _GATE_ACTIVATIONS):
                 return False
             name, steps = node.input[0], steps + 1
         return False

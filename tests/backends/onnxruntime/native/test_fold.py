@@ -131,8 +131,9 @@ def test_folded_synthetic_graphs_compute_the_same_on_this_cpu(
     block = current_platform().nchwc_block
     if block is None:
         pytest.skip("ONNX Runtime uses no NCHWc layout on this CPU")
+    # Cin = 2 * block < H*W = 49 at both block sizes: the fold pays, so it is applied
     model, shapes = optimized_se_graph(
-        n, 2 * block, 5, block, residual=residual, blocked_squeeze=blocked_squeeze, residual_scale=scale
+        n, 2 * block, 7, block, residual=residual, blocked_squeeze=blocked_squeeze, residual_scale=scale
     )
     folded = rewrite_native_folded(model, shapes, block, fold_batched=True)
     assert folded.blocks[0].folded and folded.blocks[0].residual_scale == (scale is not None)
@@ -241,17 +242,48 @@ def test_without_folding_the_rewrite_is_unchanged() -> None:
     assert outcome.native and not outcome.folded and outcome.fold_reason == ""
 
 
+@pytest.fixture(scope="module")
+def wide_tiny_se_resnet(tmp_path_factory: pytest.TempPathFactory) -> onnx.ModelProto:
+    """A tiny SE-ResNet-50 of width 16 (conv3 inputs 16..128): block-aligned at 8 and 16, so the fold is
+    exercised on AVX2 and AVX-512 alike (the digits model's width 8 is not a multiple of 16)."""
+    import torch
+
+    from se_deploy.export.random_weights import fit_batch_norm_statistics
+    from se_deploy.export.torch_to_onnx import export_onnx
+    from se_deploy.models.resnet import build_resnet
+
+    torch.manual_seed(0)
+    model = build_resnet(50, se=True, num_classes=10, width=16, layers=(1, 1, 1, 1))
+    fit_batch_norm_statistics(model, 32, seed=0, batch=16)  # realistic activations, not BN's identity stats
+    path = tmp_path_factory.mktemp("wide_tiny") / "model.onnx"
+    export_onnx(model, path, image_size=32)
+    return onnx.load(str(path))
+
+
 @pytest.mark.skipif(current_platform().nchwc_block is None, reason="ONNX Runtime uses no NCHWc layout on this CPU")
 @pytest.mark.parametrize("batched", [False, True])
-def test_folded_tiny_se_resnet_matches_stock_ort(digits_models: dict[str, Path], batched: bool) -> None:
-    """The real export: folded graphs per bucket, verified against stock ORT by the build (abs error, top-1)."""
-    source = onnx.load(str(digits_models["se_resnet_tiny"]))
-    native = build_native(source, max_batch=2, fold_batched=batched)
-    # the first stage (Cin 8 < H*W 256) folds; the later ones are too small an image for it to pay
+def test_folded_tiny_se_resnet_matches_stock_ort(wide_tiny_se_resnet: onnx.ModelProto, batched: bool) -> None:
+    """A real export: folded graphs per bucket, verified against stock ORT by the build (abs error, top-1)."""
+    native = build_native(wide_tiny_se_resnet, max_batch=2, fold_batched=batched)
+    # the first stage folds (Cin 16 < H*W 64); the later ones are too small an image for it to pay
     assert native.folded == ({1: 1, 2: 1} if batched else {1: 1, 2: 0})
     assert [b.folded for b in native.blocks] == [True, False, False, False]
     assert all(v.passed and v.max_abs_error < 1e-5 and v.top1_agreement == 1.0 for v in native.verification), (
         native.verification
     )
-    assert sum("gate not folded into conv3" in note for note in native.notes) == 2
     assert native.to_dict()["fold_gate"]["folded_blocks"] == {"1": 1, "2": native.folded[2]}
+
+
+def test_the_digits_model_folds_what_this_block_size_allows(digits_models: dict[str, Path]) -> None:
+    """Width 8: its first stage folds at block 8 (AVX2); at block 16 (AVX-512) Cin=8 is refused with the reason."""
+    block = current_platform().nchwc_block
+    if block is None:
+        pytest.skip("ONNX Runtime uses no NCHWc layout on this CPU")
+    native = build_native(onnx.load(str(digits_models["se_resnet_tiny"])), max_batch=1)
+    first = native.blocks[0]
+    if block == 8:
+        assert first.folded and native.folded == {1: 1}
+    else:
+        assert not first.folded and native.folded == {1: 0}
+        assert first.fold_reason == f"conv3 has Cin=8 input channels, not a multiple of the NCHWc block size {block}"
+    assert all(v.passed for v in native.verification)

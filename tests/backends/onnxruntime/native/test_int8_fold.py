@@ -8,17 +8,16 @@ import numpy as np
 import onnx
 import pytest
 
-from se_deploy.backends.base import BuildRequest
 from se_deploy.backends.engine_folder import EngineDescription
 from se_deploy.backends.onnxruntime.batch_parallel import BatchParallelSession
-from se_deploy.backends.onnxruntime.build import OnnxRuntimeOptions, build_onnxruntime_engine
+from se_deploy.backends.onnxruntime.build import OnnxRuntimeOptions
 from se_deploy.backends.onnxruntime.native.int8_build import int8_unavailable_reason, verify_int8
 from se_deploy.backends.onnxruntime.native.int8_fold import fold_quantized_gates
 from se_deploy.backends.onnxruntime.native.optimize import fix_batch, optimize_with_ort
 from se_deploy.backends.onnxruntime.native.session import NativeSession
 from se_deploy.backends.onnxruntime.runner import OnnxRuntimeRunner
 from se_deploy.data.images import load_image, scan_image_folder
-from se_deploy.prepare import Preparation
+from tests.backends.onnxruntime.int8_engines import build_int8
 
 MS = "com.microsoft"
 
@@ -28,9 +27,8 @@ def int8_engine(
     tmp_path_factory: pytest.TempPathFactory, digits_models: dict[str, Path], digits_folders: dict[str, Path]
 ) -> Path:
     output = tmp_path_factory.mktemp("int8_fold") / "engine"
-    preparation = Preparation(precision="int8", calib=digits_folders["train"], calib_samples=32)
-    request = BuildRequest(digits_models["se_resnet_tiny"], output, preparation)
-    build_onnxruntime_engine(request, OnnxRuntimeOptions(batch_parallel="on"))  # slices of batch-1 pieces
+    options = OnnxRuntimeOptions(batch_parallel="on")  # slices of batch-1 pieces
+    build_int8(digits_models["se_resnet_tiny"], output, digits_folders["train"], samples=32, options=options)
     return output
 
 
@@ -138,12 +136,10 @@ def test_int8_fold_is_skipped_where_it_cannot_apply(
     model = onnx.load(str(int8_engine / "model.onnx"))
     assert int8_unavailable_reason(model) is None
     assert "fixed batch of 4" in str(int8_unavailable_reason(fix_batch(model, 4)))
-    preparation = Preparation(precision="int8", calib=digits_folders["train"], calib_samples=8)
-    portable = build_onnxruntime_engine(
-        BuildRequest(digits_models["se_resnet_tiny"], tmp_path / "p", preparation), OnnxRuntimeOptions(native=False)
-    )
+    source, calib = digits_models["se_resnet_tiny"], digits_folders["train"]
+    portable = build_int8(source, tmp_path / "p", calib, samples=8, options=OnnxRuntimeOptions(native=False))
     assert portable.description.native is None
-    no_fold = build_onnxruntime_engine(
-        BuildRequest(digits_models["se_resnet_tiny"], tmp_path / "n", preparation), OnnxRuntimeOptions(fold_gate=False)
+    no_fold = build_int8(
+        source, tmp_path / "n", calib, samples=8, options=OnnxRuntimeOptions(fold_gate=False)
     ).description
     assert no_fold.native is None and any("--no-fold" in note for note in no_fold.notes)
