@@ -335,13 +335,12 @@ class BlockRewriter:
         last = relu or add or scale or mul
         hoisted = self.rewrite_squeeze(squeeze, xb, c)
 
-        flat = self.g.const("shape_flat", np.array([1, n * c, h, w], np.int64))
-        unflat = self.g.const("shape_nchw", np.array([n, c, h, w], np.int64))
+        # the batch viewed as N*C channels of one sample; at batch 1 the views are the tensors themselves
+        flat = (1, n * c, h, w)
         gate_shape = self.g.const("shape_gate", np.array([n * c, 1, 1, 1], np.int64))
-        x_flat, weight, z_flat, zb = (self.g.fresh(s) for s in ("x_flat", "gate_w", "z_flat", "z"))
-        self.g.add("Reshape", [xb, flat], [x_flat])
+        weight, z_flat = self.g.fresh("gate_w"), self.g.fresh("z_flat")
         self.g.add("Reshape", [gate, gate_shape], [weight])
-        inputs = [x_flat, weight]
+        inputs = [xb if n == 1 else self.g.view(xb, flat), weight]
         attrs: dict[str, object] = {
             "kernel_shape": [1, 1],
             "strides": [1, 1],
@@ -351,13 +350,14 @@ class BlockRewriter:
         }
         if add is not None and residual is not None:
             rb = self.blocked_residual(residual)
-            r_flat = self.g.fresh("residual_flat")
-            self.g.add("Reshape", [rb, flat], [r_flat])
-            inputs += ["", r_flat]
+            inputs += ["", rb if n == 1 else self.g.view(rb, flat)]
             if relu is not None:
                 attrs["activation"] = "Relu"
         self.g.add("Conv", inputs, [z_flat], domain=NCHWC_DOMAIN, **attrs)
-        self.g.add("Reshape", [z_flat, unflat], [zb])
+        zb = z_flat
+        if n > 1:
+            zb = self.g.fresh("z")
+            self.g.add("Reshape", [z_flat, self.g.const("shape_nchw", np.array([n, c, h, w], np.int64))], [zb])
 
         self.replace_block_output(last.output[0], zb, c, (mul, scale, add, relu))
         return BlockOutcome(

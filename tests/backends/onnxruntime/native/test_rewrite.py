@@ -59,6 +59,18 @@ def test_residual_se_block_becomes_one_grouped_nchwc_conv(block: int, hoist: boo
 
 
 @pytest.mark.parametrize("block", [8, 16])
+def test_at_batch_one_the_scaling_conv_reads_and_writes_the_blocked_tensors_without_views(block: int) -> None:
+    """[1, C, H, W] is already one sample of N*C channels: no Reshape around the conv (each costs a node run)."""
+    model, shapes = optimized_se_graph(1, 32, 5, block)
+    result = rewrite_native(model, shapes, block, hoist=False)
+    nodes = result.model.graph.node
+    (scale,) = [x for x in nodes if x.domain == NCHWC and x.op_type == "Conv" and _attrs(x).get("group") == 32]
+    assert scale.input[0] == "xb" and scale.input[3] == "r_b"
+    assert [x.op_type for x in nodes if x.op_type == "Reshape"] == ["Reshape"]  # the gate as the conv's weight
+    assert any(scale.output[0] in x.input for x in nodes)  # the block's readers take the conv's output itself
+
+
+@pytest.mark.parametrize("block", [8, 16])
 def test_plain_se_without_residual(block: int) -> None:
     model, shapes = optimized_se_graph(1, 32, 3, block, residual=False)
     result = rewrite_native(model, shapes, block, hoist=False)
