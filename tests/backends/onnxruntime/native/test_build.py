@@ -230,3 +230,17 @@ def test_fold_notes_group_blocks_that_fail_for_the_same_reason() -> None:
     assert "(Cin=384 >= H*W=289)" in notes[0] and "(no conv after)" in notes[0]
     assert notes[1].startswith("SE-native: SE block mul_8x8 at batch 1") and "H*W=64" in notes[1]
     assert not any("mul_ok" in note for note in notes)
+
+
+def test_a_cpu_where_ort_blocks_nothing_gets_the_portable_engine_with_the_reason(
+    tmp_path: Path, digits_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ARM, or an x86 ORT build without NCHWc: the probe finds no block size, and the build says so."""
+    from se_deploy.backends.onnxruntime import build as ort_build
+    from se_deploy.backends.onnxruntime.native.platform import NativePlatform
+
+    here: NativePlatform = current_platform()
+    monkeypatch.setattr(ort_build, "current_platform", lambda: dataclasses.replace(here, isa="neon", nchwc_block=None))
+    result = build_onnxruntime_engine(BuildRequest(digits_models["se_resnet_tiny"], tmp_path / "engine"))
+    assert result.description.native is None and not (tmp_path / "engine" / "native").exists()
+    assert any("uses no blocked (NCHWc) layout on this CPU (neon)" in note for note in result.description.notes)
