@@ -271,6 +271,7 @@ def test_folded_tiny_se_resnet_matches_stock_ort(wide_tiny_se_resnet: onnx.Model
     assert all(v.passed and v.max_abs_error < 1e-5 and v.top1_agreement == 1.0 for v in native.verification), (
         native.verification
     )
+    assert sum("gate not folded into conv3" in note for note in native.notes) == 2  # stages 2 and 3, with the reason
     assert native.to_dict()["fold_gate"]["folded_blocks"] == {"1": 1, "2": native.folded[2]}
 
 
