@@ -221,10 +221,11 @@ def build(request: BuildRequest, options: OnnxRuntimeOptions, progress: Progress
     result = build_onnxruntime_engine(request, options, progress)
     d, fidelity = result.description, result.fidelity
     top1 = fidelity["top1_agreement_random_inputs"]
+    batch = next(iter(fidelity["input_shapes"].values()))[0]
     summary = [
         f"built {d.precision} ONNX Runtime engine ({d.device}) -> {request.output}\n"
         f"SE blocks: {d.se_blocks} ({'fused' if d.fused else 'not fused'}); "
-        f"vs source FP32 on image-like inputs: max abs error {fidelity['max_abs_error']:.3g}, "
+        f"vs source FP32 on {fidelity['seeds'] * batch} image-like inputs: max abs error {fidelity['max_abs_error']:.3g}, "
         f"worst relative error {fidelity['worst_relative_error']:.2e}, "
         f"{fidelity['changed_fraction']:.2%} of output values changed"
         + (f", top-1 agreement {top1:.0%}" if top1 is not None else "")

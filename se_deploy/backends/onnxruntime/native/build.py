@@ -115,6 +115,7 @@ def build_native(
     verification: list[NativeVerification] = []
     blocks: list[BlockOutcome] = []
     folded: dict[int, int] = {}
+    fold_notes: dict[str, list[int]] = {}  # the same reasons at every bucket make one note
     with tempfile.TemporaryDirectory(prefix="se-native-") as scratch:
         for bucket in buckets:
             progress(f"SE-native graph for batch {bucket}: optimizing with ONNX Runtime, rewriting SE blocks")
@@ -124,9 +125,10 @@ def build_native(
                 optimized, static_shapes(fixed), platform.nchwc_block, hoist=hoist, fold=fold, fold_batched=fold_batched
             )
             folded[bucket] = sum(b.folded for b in rewritten.blocks)
+            for note in _fold_notes(rewritten.blocks):
+                fold_notes.setdefault(note, []).append(bucket)
             if not blocks:
                 blocks = rewritten.blocks
-                notes.extend(_fold_notes(bucket, blocks))
             elif [b.native for b in rewritten.blocks] != [b.native for b in blocks]:
                 notes.append(
                     f"batch {bucket}: {rewritten.native_blocks} SE blocks native (batch {buckets[0]}: "
@@ -144,6 +146,9 @@ def build_native(
                     f"no engine written. Build with --portable, and report this model"
                 )
             graphs[bucket] = rewritten.model
+    for note, at in fold_notes.items():
+        batches = "every batch bucket" if at == buckets and len(at) > 1 else f"batch {', '.join(map(str, at))}"
+        notes.append(note.replace("{batches}", batches))
     weights = share_weights(list(graphs.values()))  # after verification: the sessions above read inline data
     return NativeBuild(platform, graphs, blocks, verification, hoist, notes, fold, fold_batched, folded, weights)
 
@@ -175,8 +180,9 @@ def verify_written(folder: Path, native: NativeBuild, source: onnx.ModelProto) -
         )
 
 
-def _fold_notes(bucket: int, blocks: list[BlockOutcome]) -> list[str]:
-    """One note per distinct reason a rewritten block's gate stays a scaling pass (engine.json + stderr).
+def _fold_notes(blocks: list[BlockOutcome]) -> list[str]:
+    """One note per distinct reason a rewritten block's gate stays a scaling pass (engine.json + stderr), with
+    ``{batches}`` for the buckets it holds at.
 
     Blocks of one stage fail for the same reason; one line each would bury the other notes (SE-IRv2: 30 lines).
     engine.json's ``blocks`` keeps every block's own reasons.
@@ -192,7 +198,7 @@ def _fold_notes(bucket: int, blocks: list[BlockOutcome]) -> list[str]:
         )
         what = f"SE block {muls[0]}" if len(muls) == 1 else f"{len(muls)} SE blocks ({shown})"
         notes.append(
-            f"SE-native: {what} at batch {bucket}: gate not folded into conv3 ({conv3_reason}) "
+            f"SE-native: {what} at {{batches}}: gate not folded into conv3 ({conv3_reason}) "
             f"nor into the conv after it ({consumer_reason}); scaled by the grouped conv instead"
         )
     return notes

@@ -12,7 +12,7 @@ def native_summary(native: dict[str, Any]) -> str:
         worst = max(native["verification"], key=lambda v: v["max_relative_error"])
         return (
             f"SE-native INT8: {native['native_blocks']} of {len(native['blocks'])} SE scales folded into conv3's "
-            f"requantization (squeeze hoisted), one batch-1 graph (larger batches run as batch-1 pieces); "
+            f"requantization (squeeze hoisted) and verified, one batch-1 graph (larger batches run as batch-1 pieces); "
             f"for ONNX Runtime {platform['onnxruntime']}, {platform['isa']}; vs stock INT8 ORT on image-like inputs: "
             f"max relative error {worst['max_relative_error']:.1e}, top-1 agreement {worst['top1_agreement']:.0%}"
         )

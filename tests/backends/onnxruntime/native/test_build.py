@@ -224,11 +224,11 @@ def test_fold_notes_group_blocks_that_fail_for_the_same_reason() -> None:
         return BlockOutcome(name, 64, True, folded=folded, fold_reason=reason, consumer_fold_reason="no conv after")
 
     blocks = [block(f"mul_{i}", 289) for i in range(5)] + [block("mul_8x8", 64), block("mul_ok", 0, folded=True)]
-    notes = native_build._fold_notes(1, blocks)
+    notes = native_build._fold_notes(blocks)  # "{batches}": filled in with the buckets a note holds at
     assert len(notes) == 2
-    assert notes[0].startswith("SE-native: 5 SE blocks (mul_0, mul_1, mul_2, ... (2 more)) at batch 1")
+    assert notes[0].startswith("SE-native: 5 SE blocks (mul_0, mul_1, mul_2, ... (2 more)) at {batches}: ")
     assert "(Cin=384 >= H*W=289)" in notes[0] and "(no conv after)" in notes[0]
-    assert notes[1].startswith("SE-native: SE block mul_8x8 at batch 1") and "H*W=64" in notes[1]
+    assert notes[1].startswith("SE-native: SE block mul_8x8 at {batches}: ") and "H*W=64" in notes[1]
     assert not any("mul_ok" in note for note in notes)
 
 
