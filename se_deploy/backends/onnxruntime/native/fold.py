@@ -243,13 +243,9 @@ class _FoldingRewriter(BlockRewriter):
             inputs += [""] * (3 - len(inputs)) + [rb if n == 1 else g.view(rb, (1, n * c, h, w))]
             if relu is not None:
                 attrs["activation"] = "Relu"
-        zb = g.fresh("z")
-        if n == 1:
-            g.add("Conv", inputs, [zb], domain=NCHWC_DOMAIN, role=FOLDED_CONV, **attrs)
-        else:
-            z_flat = g.fresh("z_flat")
-            g.add("Conv", inputs, [z_flat], domain=NCHWC_DOMAIN, role=FOLDED_CONV, **attrs)
-            g.add("Reshape", [z_flat, g.const("shape_nchw", np.array(shape, np.int64))], [zb])
+        z = g.fresh("z")
+        g.add("Conv", inputs, [z], domain=NCHWC_DOMAIN, role=FOLDED_CONV, **attrs)
+        zb = z if n == 1 else g.view(z, shape)
         g.remove(plan.conv3)
         self.replace_block_output(last.output[0], zb, c, (mul, scale, add, relu))
         return BlockOutcome(

@@ -59,7 +59,8 @@ class EditableGraph:
         self.all.append(node)
 
     def view(self, blocked: str, shape: list[int] | tuple[int, ...]) -> str:
-        """``blocked`` ([N, C/b, H, W, b] bytes) reshaped to ``shape``, e.g. one sample of N*C channels (0: keep dim)."""
+        """``blocked`` ([N, C/b, H, W, b] bytes) reshaped to ``shape``: one sample of N*C channels, or back to N
+        samples of C (0: keep dim)."""
         out = self.fresh("flat")
         self.add("Reshape", [blocked, self.const("shape_flat", np.array(shape, np.int64))], [out])
         return out

@@ -338,7 +338,7 @@ class BlockRewriter:
         # the batch viewed as N*C channels of one sample; at batch 1 the views are the tensors themselves
         flat = (1, n * c, h, w)
         gate_shape = self.g.const("shape_gate", np.array([n * c, 1, 1, 1], np.int64))
-        weight, z_flat = self.g.fresh("gate_w"), self.g.fresh("z_flat")
+        weight, z = self.g.fresh("gate_w"), self.g.fresh("z")
         self.g.add("Reshape", [gate, gate_shape], [weight])
         inputs = [xb if n == 1 else self.g.view(xb, flat), weight]
         attrs: dict[str, object] = {
@@ -353,11 +353,8 @@ class BlockRewriter:
             inputs += ["", rb if n == 1 else self.g.view(rb, flat)]
             if relu is not None:
                 attrs["activation"] = "Relu"
-        self.g.add("Conv", inputs, [z_flat], domain=NCHWC_DOMAIN, **attrs)
-        zb = z_flat
-        if n > 1:
-            zb = self.g.fresh("z")
-            self.g.add("Reshape", [z_flat, self.g.const("shape_nchw", np.array([n, c, h, w], np.int64))], [zb])
+        self.g.add("Conv", inputs, [z], domain=NCHWC_DOMAIN, **attrs)
+        zb = z if n == 1 else self.g.view(z, (n, c, h, w))
 
         self.replace_block_output(last.output[0], zb, c, (mul, scale, add, relu))
         return BlockOutcome(
